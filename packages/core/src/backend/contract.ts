@@ -1,0 +1,41 @@
+import type { ServicePortKey, ServicePortState } from '../model/service-port.js';
+import type { Endpoint } from '../model/service-port.js';
+import type { Feature } from './features.js';
+
+/** Read-only view of the whole desired state, handed to every sync. */
+export interface ProxyState {
+  get(key: ServicePortKey): ServicePortState | undefined;
+  values(): IterableIterator<ServicePortState>;
+  readonly size: number;
+}
+
+export interface SyncRequest {
+  /** Rebuild everything the backend owns from `state` (first sync, periodic reconcile, after a failure). */
+  readonly full: boolean;
+  /** Service ports added, changed or deleted since the last successful sync (deleted: absent from `state`). */
+  readonly changed: ReadonlySet<ServicePortKey>;
+  readonly state: ProxyState;
+}
+
+export interface BackendInfo {
+  readonly name: string;
+  readonly description: string;
+  readonly features: ReadonlySet<Feature>;
+  /** True when the dataplane relies on conntrack NAT: core then deletes stale UDP conntrack entries after syncs. */
+  readonly usesConntrack: boolean;
+}
+
+/**
+ * The plugin contract. A backend turns desired state into dataplane rules; it never watches the API,
+ * selects endpoints or schedules syncs (core does). Bind it with `bindBackend` in a ContainerModule.
+ */
+export interface DataplaneBackend extends BackendInfo {
+  /** Checks the kernel and tools and creates base objects; throws a clear error when something is missing. */
+  init(): Promise<void>;
+  /** Applies one change atomically where the dataplane allows; on error the previous rules must keep working. */
+  sync(request: SyncRequest): Promise<void>;
+  /** Open connections per endpoint (keyed by `endpointAddress`), read in one call, for draining. */
+  activeConnections(endpoints: readonly Endpoint[]): Promise<ReadonlyMap<string, number>>;
+  /** Removes everything this backend ever wrote, found by its ownership marks; touches nothing else. */
+  cleanup(): Promise<void>;
+}

@@ -1,0 +1,49 @@
+/** The node's settings, injected into the engine and every backend. Validated by the CLI. */
+export interface ProxyConfig {
+  readonly nodeName: string;
+  /** This node's addresses (NodePorts answer on them), both families. */
+  readonly nodeIPs: readonly string[];
+  /** Pod CIDRs: traffic from outside them to a service is masqueraded. Empty: masquerade nothing but external traffic. */
+  readonly clusterCIDRs: readonly string[];
+  readonly masqueradeAll: boolean;
+  /** The packet mark bit (0..31) that flags a connection for masquerade. */
+  readonly masqueradeBit: number;
+  /** CIDRs whose local addresses answer NodePorts; empty means every local address. */
+  readonly nodePortAddresses: readonly string[];
+  readonly minSyncPeriodMs: number;
+  readonly syncPeriodMs: number;
+  readonly drainGraceMs: number;
+  readonly healthzTimeoutMs: number;
+  /** `--backend-opt key=value` pairs, for the backend to interpret. */
+  readonly backendOptions: ReadonlyMap<string, string>;
+}
+
+export const DEFAULT_CONFIG: ProxyConfig = {
+  nodeName: 'localhost',
+  nodeIPs: [],
+  clusterCIDRs: [],
+  masqueradeAll: false,
+  masqueradeBit: 14,
+  nodePortAddresses: [],
+  minSyncPeriodMs: 1000,
+  syncPeriodMs: 3_600_000,
+  drainGraceMs: 30_000,
+  healthzTimeoutMs: 60_000,
+  backendOptions: new Map(),
+};
+
+/** Reads a backend option, refusing values the backend does not know. */
+export function backendOption<T extends string>(config: ProxyConfig, key: string, allowed: readonly T[], fallback: T): T {
+  const value = config.backendOptions.get(key) ?? fallback;
+  if (!allowed.includes(value as T)) throw new Error(`--backend-opt ${key}=${value}: expected one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+/** Reads a numeric backend option within bounds. */
+export function backendNumberOption(config: ProxyConfig, key: string, min: number, max: number, fallback: number): number {
+  const text = config.backendOptions.get(key);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--backend-opt ${key}=${text}: expected an integer ${min}..${max}`);
+  return value;
+}

@@ -1,0 +1,208 @@
+import { inject, injectable } from 'inversify';
+import type { Logger } from 'pino';
+import type { DataplaneBackend } from '../backend/contract.js';
+import type { Executor } from '../backend/executor.js';
+import type { ProxyConfig } from '../config/proxy-config.js';
+import { TOKENS } from '../di/tokens.js';
+import { HealthState } from '../health/health-state.js';
+import { ServiceHealthServer } from '../health/service-health-server.js';
+import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
+import type { Endpoint, ServicePort, ServicePortKey, ServicePortState } from '../model/service-port.js';
+import type { SourceEvent } from '../source/source.js';
+import { ChangeTracker, type TrackedChanges } from '../tracker/change-tracker.js';
+import { ObjectIntake } from '../tracker/intake.js';
+import type { ValidNode } from '../validation/validate.js';
+import type { Clock, Timer } from './clock.js';
+import { ConntrackCleaner } from './conntrack-cleaner.js';
+import { DrainScheduler } from './drain-scheduler.js';
+import { DesiredState } from './proxy-state.js';
+import { SyncRunner } from './sync-runner.js';
+
+const DRAIN_CHECK_MS = 1000;
+const MAX_RETRY_MS = 5 * 60_000;
+
+/** What the last successful sync programmed for one port: the basis of conntrack cleanup. */
+interface Programmed {
+  readonly servicePort: ServicePort;
+  readonly endpoints: readonly Endpoint[];
+}
+
+/**
+ * The sync loop: source events go through the intake into the tracker; the runner calls `sync()`
+ * at a bounded frequency; each sync hands the backend only what changed (or everything, for a full
+ * reconcile), then cleans stale conntrack entries, updates drains, metrics and health.
+ */
+@injectable()
+export class Engine {
+  readonly health: HealthState;
+  private readonly tracker: ChangeTracker;
+  private readonly intake: ObjectIntake;
+  private readonly drains: DrainScheduler;
+  private readonly runner: SyncRunner;
+  private readonly conntrack: ConntrackCleaner | null;
+  private readonly serviceHealth: ServiceHealthServer;
+  private readonly state: DesiredState;
+  private readonly programmed = new Map<ServicePortKey, Programmed>();
+  private readonly drainChanged = new Set<ServicePortKey>();
+  private readonly noLocalEndpoints = { internal: new Set<ServicePortKey>(), external: new Set<ServicePortKey>() };
+  private readonly healthCheckPorts = new Map<number, { service: string; localEndpoints: number }>();
+  private needFull = true;
+  private lastFullAt = Number.NEGATIVE_INFINITY;
+  private syncs = 0;
+  private drainTimer: Timer | null = null;
+  private started = false;
+
+  constructor(
+    @inject(TOKENS.Backend) private readonly backend: DataplaneBackend,
+    @inject(TOKENS.Config) private readonly config: ProxyConfig,
+    @inject(TOKENS.Executor) executor: Executor,
+    @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(TOKENS.Metrics) private readonly metrics: ProxyMetrics,
+    @inject(TOKENS.Logger) private readonly logger: Logger,
+  ) {
+    this.tracker = new ChangeTracker({ name: config.nodeName, zone: null });
+    this.health = new HealthState(clock, config.healthzTimeoutMs);
+    this.intake = new ObjectIntake(this.tracker, backend.features, backend.name, metrics, logger, (name, node) => this.onNode(name, node));
+    this.drains = new DrainScheduler(clock, config.drainGraceMs);
+    this.state = new DesiredState(this.tracker.state, this.drains);
+    this.conntrack = backend.usesConntrack ? new ConntrackCleaner(executor) : null;
+    this.serviceHealth = new ServiceHealthServer(logger, () => this.health.livez().healthy);
+    this.runner = new SyncRunner(clock, {
+      minIntervalMs: config.minSyncPeriodMs,
+      maxIntervalMs: config.syncPeriodMs,
+      retryMs: Math.max(config.minSyncPeriodMs, 1000),
+      maxRetryMs: MAX_RETRY_MS,
+    }, () => this.sync());
+    metrics.buildInfo.set({ version: '0.1.0', backend: backend.name }, 1);
+  }
+
+  /** The desired state as of the last sync (what `kplane plan` and tests inspect). */
+  get desiredState(): DesiredState {
+    return this.state;
+  }
+
+  /** Source handler: validates and records events, then asks for a sync. */
+  readonly handle = (events: readonly SourceEvent[]): void => {
+    for (const event of events) this.intake.apply(event);
+    this.metrics.serviceChangesPending.set(this.tracker.pendingServiceChanges);
+    this.metrics.endpointChangesPending.set(this.tracker.pendingEndpointChanges);
+    if (!this.tracker.hasPending) return;
+    this.health.queued();
+    this.metrics.lastQueuedTimestamp.set(this.clock.now() / 1000);
+    if (this.started) this.runner.request();
+  };
+
+  /** Starts the sync loop with a full sync now. Call once the source has delivered its initial state. */
+  start(): void {
+    this.started = true;
+    this.health.queued();
+    this.runner.start();
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    this.runner.stop();
+    this.drainTimer?.cancel();
+    await this.runner.idle();
+    await this.serviceHealth.stop();
+  }
+
+  /** One sync; returns false on failure (the runner then backs off and the next sync is full). */
+  async sync(): Promise<boolean> {
+    const startedAt = this.clock.now();
+    const full = this.needFull || startedAt - this.lastFullAt >= this.config.syncPeriodMs;
+    const changes = this.tracker.take();
+    for (const [key, change] of changes.ports) this.drains.update(key, change.previous, change.current);
+    const changed = new Set([...changes.ports.keys(), ...this.drainChanged]);
+    try {
+      await this.backend.sync({ full, changed, state: this.state });
+    } catch (error) {
+      this.tracker.requeue(changes);
+      for (const key of changes.ports.keys()) this.drainChanged.add(key);
+      this.needFull = true;
+      this.metrics.syncErrors.inc({ backend: this.backend.name });
+      this.logger.error({ err: error, full, changed: changed.size }, 'sync failed; the dataplane keeps its last good rules, retrying with backoff');
+      return false;
+    }
+    this.drainChanged.clear();
+    this.needFull = false;
+    if (full) this.lastFullAt = startedAt;
+    await this.afterSync(changed, changes, this.syncs++ === 0);
+    const seconds = (this.clock.now() - startedAt) / 1000;
+    this.metrics.syncDuration.observe(seconds);
+    (full ? this.metrics.fullSyncDuration : this.metrics.partialSyncDuration).observe(seconds);
+    this.logger.debug({ full, changed: changed.size, services: this.state.size, ms: Math.round(seconds * 1000) }, 'synced');
+    return true;
+  }
+
+  private async afterSync(changed: ReadonlySet<ServicePortKey>, changes: TrackedChanges, first: boolean): Promise<void> {
+    const now = this.clock.now();
+    const stale: { servicePort: ServicePort; before: readonly Endpoint[]; after: readonly Endpoint[] }[] = [];
+    for (const key of changed) {
+      const current = this.state.get(key);
+      const before = this.programmed.get(key);
+      if (current) this.programmed.set(key, { servicePort: current.servicePort, endpoints: programmedEndpoints(current) });
+      else this.programmed.delete(key);
+      const servicePort = current?.servicePort ?? before?.servicePort;
+      if (servicePort && !first) stale.push({ servicePort, before: before?.endpoints ?? [], after: current ? programmedEndpoints(current) : [] });
+      this.trackLocalPolicy(key, current);
+    }
+    if (this.conntrack) {
+      await this.conntrack.clean(stale).catch((error: unknown) => this.logger.warn({ err: error }, 'conntrack cleanup failed'));
+    }
+    this.health.updated();
+    if (this.tracker.hasPending) this.health.queued();
+    this.metrics.lastSyncTimestamp.set(now / 1000);
+    for (const time of changes.triggerTimes) this.metrics.networkProgrammingDuration.observe(Math.max(0, now - time) / 1000);
+    this.metrics.serviceChangesPending.set(this.tracker.pendingServiceChanges);
+    this.metrics.endpointChangesPending.set(this.tracker.pendingEndpointChanges);
+    this.metrics.noLocalEndpoints.set({ traffic_policy: 'internal' }, this.noLocalEndpoints.internal.size);
+    this.metrics.noLocalEndpoints.set({ traffic_policy: 'external' }, this.noLocalEndpoints.external.size);
+    this.metrics.drainingEndpoints.set(this.drains.count);
+    await this.serviceHealth.update(this.healthCheckPorts);
+    this.scheduleDrainCheck();
+  }
+
+  /** Keeps the no-local-endpoints gauges and the healthCheckNodePort table current, per changed port. */
+  private trackLocalPolicy(key: ServicePortKey, current: ServicePortState | undefined): void {
+    const port = current?.servicePort;
+    const local = current?.externalEndpoints.filter((endpoint) => endpoint.nodeName === this.config.nodeName && endpoint.ready).length ?? 0;
+    toggle(this.noLocalEndpoints.internal, key, !!port?.internalTrafficLocal && current!.internalEndpoints.length === 0);
+    toggle(this.noLocalEndpoints.external, key, !!port?.externalTrafficLocal && port.type !== 'ClusterIP' && current!.externalEndpoints.length === 0);
+    for (const [healthPort, entry] of this.healthCheckPorts) {
+      if (entry.service === (port?.service ?? key.split(':')[0]) && healthPort !== port?.healthCheckNodePort) this.healthCheckPorts.delete(healthPort);
+    }
+    if (port?.healthCheckNodePort) this.healthCheckPorts.set(port.healthCheckNodePort, { service: port.service, localEndpoints: local });
+  }
+
+  private scheduleDrainCheck(): void {
+    if (this.drainTimer || this.drains.count === 0 || !this.started) return;
+    this.drainTimer = this.clock.setTimeout(() => {
+      this.drainTimer = null;
+      void this.drains.finish((endpoints) => this.backend.activeConnections(endpoints))
+        .then((ended) => {
+          for (const key of ended) this.drainChanged.add(key);
+          if (ended.size > 0) this.runner.request();
+          else this.scheduleDrainCheck();
+        })
+        .catch((error: unknown) => {
+          this.logger.warn({ err: error }, 'reading active connections failed');
+          this.scheduleDrainCheck();
+        });
+    }, DRAIN_CHECK_MS);
+  }
+
+  private onNode(name: string, node: ValidNode | null): void {
+    if (name !== this.config.nodeName) return;
+    this.health.setNodeEligible(node?.eligible ?? false);
+  }
+}
+
+function programmedEndpoints(state: ServicePortState): Endpoint[] {
+  return [...state.internalEndpoints, ...state.externalEndpoints, ...state.draining];
+}
+
+function toggle(set: Set<ServicePortKey>, key: ServicePortKey, present: boolean): void {
+  if (present) set.add(key);
+  else set.delete(key);
+}

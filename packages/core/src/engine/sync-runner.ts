@@ -1,0 +1,93 @@
+import type { Clock, Timer } from './clock.js';
+
+export interface SyncRunnerOptions {
+  /** Syncs start at least this far apart (kube-proxy's --min-sync-period). */
+  readonly minIntervalMs: number;
+  /** A sync runs at least this often even without changes (--sync-period). */
+  readonly maxIntervalMs: number;
+  /** First retry delay after a failure; doubles per failure up to `maxRetryMs`. */
+  readonly retryMs: number;
+  readonly maxRetryMs: number;
+}
+
+/**
+ * kube-proxy's bounded-frequency runner: a request after an idle period runs at once, a burst
+ * coalesces into one run no sooner than `minIntervalMs` after the previous start, a run happens
+ * at least every `maxIntervalMs`, and a failed run is retried with exponential backoff.
+ * Runs never overlap.
+ */
+export class SyncRunner {
+  private lastStart = Number.NEGATIVE_INFINITY;
+  private running = false;
+  private requested = false;
+  private failures = 0;
+  private timer: Timer | null = null;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private stopped = false;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly options: SyncRunnerOptions,
+    /** Returns false (or throws) when the run failed. */
+    private readonly fn: () => Promise<boolean>,
+  ) {}
+
+  /** Asks for a run as soon as the minimum interval allows. */
+  request(): void {
+    if (this.stopped) return;
+    this.requested = true;
+    if (!this.running && this.failures === 0) this.schedule(Math.max(this.clock.now(), this.lastStart + this.options.minIntervalMs));
+  }
+
+  /** Starts the periodic schedule with one run now. */
+  start(): void {
+    this.requested = true;
+    this.schedule(this.clock.now());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+    this.timer = null;
+  }
+
+  /** Resolves once no run is in progress (for shutdown). */
+  async idle(): Promise<void> {
+    while (this.running) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  private schedule(at: number): void {
+    if (this.stopped || at >= this.timerAt) return;
+    this.timer?.cancel();
+    this.timerAt = at;
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      void this.runOnce();
+    }, Math.max(0, at - this.clock.now()));
+  }
+
+  private async runOnce(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    this.requested = false;
+    this.lastStart = this.clock.now();
+    let ok = false;
+    try {
+      ok = await this.fn();
+    } catch {
+      ok = false;
+    }
+    this.running = false;
+    if (this.stopped) return;
+    if (ok) {
+      this.failures = 0;
+      this.schedule(this.lastStart + this.options.maxIntervalMs);
+      if (this.requested) this.schedule(this.lastStart + this.options.minIntervalMs);
+    } else {
+      this.failures++;
+      const backoff = Math.min(this.options.retryMs * 2 ** (this.failures - 1), this.options.maxRetryMs);
+      this.schedule(Math.max(this.clock.now() + backoff, this.lastStart + this.options.minIntervalMs));
+    }
+  }
+}

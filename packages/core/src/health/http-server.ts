@@ -1,0 +1,48 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type Handler = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
+
+/** Parses `host:port` or `[v6]:port` (kube-proxy's bind address flags). */
+export function parseBindAddress(text: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) throw new Error(`invalid bind address "${text}" (expected host:port or [v6]:port)`);
+  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+}
+
+/** A small HTTP server for fixed paths; resolves once listening, with the bound port. */
+export async function listen(address: { host: string; port: number }, routes: Record<string, Handler>): Promise<{ server: Server; port: number }> {
+  const server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0]!;
+    const handler = routes[path];
+    if (!handler) {
+      response.writeHead(404).end('not found\n');
+      return;
+    }
+    Promise.resolve(handler(request, response)).catch((error: unknown) => {
+      if (!response.headersSent) response.writeHead(500);
+      response.end(`${String(error)}\n`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, address.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+export function sendJSON(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'Content-Type': 'application/json', 'X-Content-Type-Options': 'nosniff', ...headers });
+  response.end(`${JSON.stringify(body)}\n`);
+}
+
+export function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

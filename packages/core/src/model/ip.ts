@@ -1,0 +1,33 @@
+import ipaddr from 'ipaddr.js';
+import type { IPFamily } from './service-port.js';
+
+/** An IP address in canonical text (IPv6 compressed, lower case), or null when `text` is not one. */
+export function canonicalIP(text: string): string | null {
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text).toString();
+  if (ipaddr.IPv6.isValid(text) && !text.includes('%')) {
+    const address = ipaddr.IPv6.parse(text);
+    // IPv4-mapped addresses hide an IPv4 destination behind an IPv6 family: the API server refuses them too.
+    return address.isIPv4MappedAddress() ? null : address.toString();
+  }
+  return null;
+}
+
+/** A CIDR with its host bits cleared (`10.1.2.3/8` → `10.0.0.0/8`), or null when `text` is not one. */
+export function canonicalCIDR(text: string): string | null {
+  const slash = text.indexOf('/');
+  if (slash < 0) return null;
+  const address = canonicalIP(text.slice(0, slash));
+  const prefixText = text.slice(slash + 1);
+  if (address === null || !/^\d{1,3}$/.test(prefixText)) return null;
+  const prefix = Number(prefixText);
+  const family = ipFamily(address);
+  if (prefix > (family === 4 ? 32 : 128)) return null;
+  const network = family === 4
+    ? ipaddr.IPv4.networkAddressFromCIDR(`${address}/${prefix}`)
+    : ipaddr.IPv6.networkAddressFromCIDR(`${address}/${prefix}`);
+  return `${network.toString()}/${prefix}`;
+}
+
+export function ipFamily(canonical: string): IPFamily {
+  return canonical.includes(':') ? 6 : 4;
+}

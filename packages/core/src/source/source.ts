@@ -1,0 +1,16 @@
+/** What every source (Kubernetes informers, a YAML file) delivers: raw objects, validated by the tracker's intake. */
+
+export type ObjectKind = 'Service' | 'EndpointSlice' | 'Node';
+
+export type SourceEvent =
+  | { readonly action: 'upsert'; readonly kind: ObjectKind; readonly object: unknown }
+  /** `ref` is `namespace/name` (just `name` for a Node). */
+  | { readonly action: 'delete'; readonly kind: ObjectKind; readonly ref: string };
+
+export type SourceHandler = (events: readonly SourceEvent[]) => void;
+
+export interface Source {
+  /** Starts delivering events; resolves once the initial state has been delivered in full. */
+  start(handler: SourceHandler): Promise<void>;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,3 @@
+/** Test helpers for kplane and for plugin authors. */
+export { FakeClock } from './fake-clock.js';
+export { endpointSliceObject, serviceObject, type EndpointSpec, type PortSpec, type ServiceSpec, type SliceSpec } from './objects.js';

@@ -1,0 +1,153 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { ServiceName, ServicePortKey } from '../model/service-port.js';
+import type { ValidEndpointSlice, ValidNode, ValidService } from '../validation/validate.js';
+import type { NodeLocation } from './endpoint-selection.js';
+import { buildServicePorts, type SelectedServicePort } from './service-port-builder.js';
+
+/** What changed for one service port between two syncs; `undefined` means absent. */
+export interface PortChange {
+  readonly previous: SelectedServicePort | undefined;
+  readonly current: SelectedServicePort | undefined;
+}
+
+/** The result of `take()`: every service port whose selected state differs from the last sync. */
+export interface TrackedChanges {
+  readonly ports: ReadonlyMap<ServicePortKey, PortChange>;
+  /** EndpointSlice trigger times (ms) of the changes included, for the network programming metric. */
+  readonly triggerTimes: readonly number[];
+}
+
+interface PendingService {
+  serviceChanged: boolean;
+  endpointsChanged: boolean;
+  triggerTimes: number[];
+}
+
+/**
+ * kube-proxy's change trackers in one: holds the last valid Service and EndpointSlices of every
+ * Service, remembers which Services changed since the last sync, and turns them into port changes
+ * on `take()`. Work per event and per take is proportional to the Services that changed; many
+ * events on one Service cost one rebuild, and a Service that returns to its old state is no change.
+ */
+export class ChangeTracker {
+  private readonly services = new Map<ServiceName, ValidService>();
+  private readonly slices = new Map<string, ValidEndpointSlice>();
+  private readonly slicesByService = new Map<ServiceName, Map<string, ValidEndpointSlice>>();
+  private readonly pending = new Map<ServiceName, PendingService>();
+  /** Ports handed to a sync that failed: their `previous` is what the kernel may still hold. */
+  private readonly requeued = new Map<ServicePortKey, SelectedServicePort | undefined>();
+  private readonly synced = new Map<ServicePortKey, SelectedServicePort>();
+  private readonly portsByService = new Map<ServiceName, readonly ServicePortKey[]>();
+  private node: NodeLocation;
+
+  constructor(node: NodeLocation) {
+    this.node = node;
+  }
+
+  upsertService(service: ValidService): void {
+    this.services.set(service.name, service);
+    this.markPending(service.name).serviceChanged = true;
+  }
+
+  deleteService(name: ServiceName): void {
+    if (!this.services.delete(name)) return;
+    this.markPending(name).serviceChanged = true;
+  }
+
+  upsertEndpointSlice(slice: ValidEndpointSlice): void {
+    const previous = this.slices.get(slice.key);
+    if (previous && previous.service !== slice.service) this.deleteEndpointSlice(slice.key);
+    this.slices.set(slice.key, slice);
+    let slices = this.slicesByService.get(slice.service);
+    if (!slices) this.slicesByService.set(slice.service, (slices = new Map()));
+    slices.set(slice.key, slice);
+    const pending = this.markPending(slice.service);
+    pending.endpointsChanged = true;
+    if (slice.triggerTime !== null) pending.triggerTimes.push(slice.triggerTime);
+  }
+
+  deleteEndpointSlice(key: string): void {
+    const slice = this.slices.get(key);
+    if (!slice) return;
+    this.slices.delete(key);
+    const slices = this.slicesByService.get(slice.service);
+    slices?.delete(key);
+    if (slices?.size === 0) this.slicesByService.delete(slice.service);
+    this.markPending(slice.service).endpointsChanged = true;
+  }
+
+  /** This node's zone decides topology for every Service: a change re-evaluates them all. */
+  updateNode(node: ValidNode): void {
+    if (node.name !== this.node.name || node.zone === this.node.zone) return;
+    this.node = { name: this.node.name, zone: node.zone };
+    for (const name of this.services.keys()) this.markPending(name).endpointsChanged = true;
+  }
+
+  get pendingServiceChanges(): number {
+    return count(this.pending.values(), (pending) => pending.serviceChanged);
+  }
+
+  get pendingEndpointChanges(): number {
+    return count(this.pending.values(), (pending) => pending.endpointsChanged);
+  }
+
+  get hasPending(): boolean {
+    return this.pending.size > 0 || this.requeued.size > 0;
+  }
+
+  /** The selected state of every port as of the last `take()`. */
+  get state(): ReadonlyMap<ServicePortKey, SelectedServicePort> {
+    return this.synced;
+  }
+
+  /** Rebuilds the pending Services and returns the ports that really changed. */
+  take(): TrackedChanges {
+    const ports = new Map<ServicePortKey, PortChange>();
+    const triggerTimes: number[] = [];
+    for (const [key, previous] of this.requeued) ports.set(key, { previous, current: this.synced.get(key) });
+    this.requeued.clear();
+    for (const [name, pending] of this.pending) {
+      triggerTimes.push(...pending.triggerTimes);
+      const service = this.services.get(name);
+      const built = service ? buildServicePorts(service, this.slicesByService.get(name)?.values() ?? [], this.node) : [];
+      const builtKeys = new Set(built.map((port) => port.servicePort.key));
+      for (const key of this.portsByService.get(name) ?? []) {
+        if (!builtKeys.has(key)) this.record(ports, key, undefined);
+      }
+      for (const port of built) this.record(ports, port.servicePort.key, port);
+      if (built.length > 0) this.portsByService.set(name, [...builtKeys]);
+      else this.portsByService.delete(name);
+    }
+    this.pending.clear();
+    for (const [key, change] of ports) {
+      if (isDeepStrictEqual(change.previous, change.current)) ports.delete(key);
+    }
+    return { ports, triggerTimes };
+  }
+
+  /** Puts back the changes of a failed sync, so that the next `take()` hands them out again. */
+  requeue(changes: TrackedChanges): void {
+    for (const [key, change] of changes.ports) {
+      if (!this.requeued.has(key)) this.requeued.set(key, change.previous);
+    }
+  }
+
+  private record(ports: Map<ServicePortKey, PortChange>, key: ServicePortKey, current: SelectedServicePort | undefined): void {
+    const previous = ports.has(key) ? ports.get(key)!.previous : this.synced.get(key);
+    ports.set(key, { previous, current });
+    if (current) this.synced.set(key, current);
+    else this.synced.delete(key);
+  }
+
+  private markPending(name: ServiceName): PendingService {
+    let pending = this.pending.get(name);
+    if (!pending) this.pending.set(name, (pending = { serviceChanged: false, endpointsChanged: false, triggerTimes: [] }));
+    return pending;
+  }
+}
+
+function count<T>(items: Iterable<T>, predicate: (item: T) => boolean): number {
+  let total = 0;
+  for (const item of items) if (predicate(item)) total++;
+  return total;
+}

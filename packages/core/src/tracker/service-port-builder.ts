@@ -1,0 +1,44 @@
+import type { Endpoint, ServicePort } from '../model/service-port.js';
+import type { ValidEndpointSlice, ValidService } from '../validation/validate.js';
+import { selectEndpoints, type NodeLocation } from './endpoint-selection.js';
+
+/** A service port with its endpoints merged from every slice and the selection made for new connections. */
+export interface SelectedServicePort {
+  readonly servicePort: ServicePort;
+  readonly endpoints: readonly Endpoint[];
+  readonly internalEndpoints: readonly Endpoint[];
+  readonly externalEndpoints: readonly Endpoint[];
+}
+
+/** Builds the selected state of every port of one Service from the Service and its EndpointSlices. */
+export function buildServicePorts(service: ValidService, slices: Iterable<ValidEndpointSlice>, node: NodeLocation): SelectedServicePort[] {
+  const sliceList = [...slices];
+  return service.ports.map((servicePort) => {
+    const endpoints = mergeEndpoints(servicePort, sliceList);
+    return { servicePort, endpoints, ...selectEndpoints(servicePort, endpoints, node) };
+  });
+}
+
+/**
+ * The endpoints of one port: every slice port with the same name and protocol, deduplicated by address
+ * (an endpoint can sit in two slices while the controller moves it; the ready copy wins).
+ */
+function mergeEndpoints(servicePort: ServicePort, slices: readonly ValidEndpointSlice[]): Endpoint[] {
+  const byAddress = new Map<string, Endpoint>();
+  for (const slice of slices) {
+    if (slice.family === null) continue;
+    const slicePort = slice.ports.find((port) => port.name === servicePort.portName && port.protocol === servicePort.protocol);
+    if (!slicePort) continue;
+    for (const sliceEndpoint of slice.endpoints) {
+      const endpoint: Endpoint = { ...sliceEndpoint, family: slice.family, port: slicePort.port };
+      const address = `${endpoint.ip}|${endpoint.port}`;
+      const known = byAddress.get(address);
+      if (!known || (!known.ready && endpoint.ready)) byAddress.set(address, endpoint);
+    }
+  }
+  return [...byAddress.values()].sort(compareEndpoints);
+}
+
+function compareEndpoints(a: Endpoint, b: Endpoint): number {
+  return a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port;
+}

@@ -1,0 +1,31 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests run against the TypeScript sources of every workspace (the `kplane-source` export condition).
+const resolve = { conditions: ['kplane-source'] };
+
+export default defineConfig({
+  resolve,
+  test: {
+    projects: [
+      {
+        resolve,
+        test: {
+          name: 'unit',
+          include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
+          exclude: ['**/*.kernel.test.ts', '**/*.vm.test.ts', '**/node_modules/**'],
+        },
+      },
+      {
+        resolve,
+        test: {
+          name: 'kernel',
+          include: ['packages/*/test/**/*.kernel.test.ts'],
+          // Kernel tests program real rules in namespaces: one file at a time keeps timings and failures readable.
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
