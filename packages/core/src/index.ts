@@ -37,6 +37,7 @@ export { parseDuration } from './config/duration.js';
 export { ProxyMetrics } from './metrics/proxy-metrics.js';
 export { HealthState } from './health/health-state.js';
 export { startProxyServers } from './health/proxy-servers.js';
+export { ServiceHealthServer } from './health/service-health-server.js';
 export { createLogger, type Logger } from './logging/logger.js';
 
 // Plugins import inversify through core, so they share core's instance.

@@ -5,6 +5,7 @@ import { BUILTIN_BACKENDS, loadBackendPlugin, loadBuiltinBackend } from '../back
 import { DryRunExecutor, ExecaExecutor, type Executor } from '../backend/executor.js';
 import { DEFAULT_CONFIG } from '../config/proxy-config.js';
 import { startProxyServers } from '../health/proxy-servers.js';
+import { ServiceHealthServer } from '../health/service-health-server.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { createProxy } from '../proxy.js';
 import { FileSource } from '../source/file-source.js';
@@ -50,6 +51,8 @@ async function run(command: Command): Promise<void> {
   logger.info({ backend: backend.name, node: options.config.nodeName, nodeIPs: options.config.nodeIPs, source: options.source }, 'starting');
   await backend.init();
   const servers = await startProxyServers({ metrics: options.metricsBindAddress, healthz: options.healthzBindAddress }, engine.health, metrics);
+  const serviceHealth = new ServiceHealthServer(logger, () => engine.health.livez().healthy);
+  engine.onSynced(() => serviceHealth.update(engine.healthCheckPorts));
   const source = createSource(options, logger);
   await source.start(engine.handle);
   engine.start();
@@ -57,6 +60,7 @@ async function run(command: Command): Promise<void> {
   logger.info({ signal: String(signal[0] ?? '') }, 'stopping; the rules stay in place');
   await source.stop();
   await engine.stop();
+  await serviceHealth.stop();
   await servers.stop();
 }
 

@@ -25,8 +25,9 @@ export class ConntrackCleaner {
     for (const { servicePort, before, after } of changes) {
       if (servicePort.protocol !== 'UDP') continue;
       const remaining = new Set(after.map(endpointAddress));
-      for (const endpoint of before) {
-        if (!remaining.has(endpointAddress(endpoint))) {
+      const removed = new Map(before.map((endpoint) => [endpointAddress(endpoint), endpoint]));
+      for (const [address, endpoint] of removed) {
+        if (!remaining.has(address)) {
           commands.push(['-D', '-f', family(endpoint.ip), '-p', 'udp', '--dst-nat', endpoint.ip, '--reply-port-src', String(endpoint.port)]);
         }
       }

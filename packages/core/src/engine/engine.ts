@@ -5,7 +5,6 @@ import type { Executor } from '../backend/executor.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import { TOKENS } from '../di/tokens.js';
 import { HealthState } from '../health/health-state.js';
-import { ServiceHealthServer } from '../health/service-health-server.js';
 import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
 import type { Endpoint, ServicePort, ServicePortKey, ServicePortState } from '../model/service-port.js';
 import type { SourceEvent } from '../source/source.js';
@@ -40,12 +39,13 @@ export class Engine {
   private readonly drains: DrainScheduler;
   private readonly runner: SyncRunner;
   private readonly conntrack: ConntrackCleaner | null;
-  private readonly serviceHealth: ServiceHealthServer;
   private readonly state: DesiredState;
   private readonly programmed = new Map<ServicePortKey, Programmed>();
   private readonly drainChanged = new Set<ServicePortKey>();
   private readonly noLocalEndpoints = { internal: new Set<ServicePortKey>(), external: new Set<ServicePortKey>() };
-  private readonly healthCheckPorts = new Map<number, { service: string; localEndpoints: number }>();
+  /** healthCheckNodePort → Service and its ready local endpoints, for the service health server. */
+  readonly healthCheckPorts = new Map<number, { service: string; localEndpoints: number }>();
+  private readonly syncListeners: (() => Promise<void>)[] = [];
   private needFull = true;
   private lastFullAt = Number.NEGATIVE_INFINITY;
   private syncs = 0;
@@ -66,7 +66,6 @@ export class Engine {
     this.drains = new DrainScheduler(clock, config.drainGraceMs);
     this.state = new DesiredState(this.tracker.state, this.drains);
     this.conntrack = backend.usesConntrack ? new ConntrackCleaner(executor) : null;
-    this.serviceHealth = new ServiceHealthServer(logger, () => this.health.livez().healthy);
     this.runner = new SyncRunner(clock, {
       minIntervalMs: config.minSyncPeriodMs,
       maxIntervalMs: config.syncPeriodMs,
@@ -104,7 +103,11 @@ export class Engine {
     this.runner.stop();
     this.drainTimer?.cancel();
     await this.runner.idle();
-    await this.serviceHealth.stop();
+  }
+
+  /** Runs `listener` after every successful sync (the CLI keeps the healthCheckNodePort servers current with it). */
+  onSynced(listener: () => Promise<void>): void {
+    this.syncListeners.push(listener);
   }
 
   /** One sync; returns false on failure (the runner then backs off and the next sync is full). */
@@ -159,7 +162,7 @@ export class Engine {
     this.metrics.noLocalEndpoints.set({ traffic_policy: 'internal' }, this.noLocalEndpoints.internal.size);
     this.metrics.noLocalEndpoints.set({ traffic_policy: 'external' }, this.noLocalEndpoints.external.size);
     this.metrics.drainingEndpoints.set(this.drains.count);
-    await this.serviceHealth.update(this.healthCheckPorts);
+    for (const listener of this.syncListeners) await listener().catch((error: unknown) => this.logger.warn({ err: error }, 'after-sync listener failed'));
     this.scheduleDrainCheck();
   }
 
