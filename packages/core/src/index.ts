@@ -27,6 +27,8 @@ export type { BackendInfo, DataplaneBackend, ProxyState, SyncRequest } from './b
 export { FEATURES, missingFeatures, requiredFeatures, type Feature } from './backend/features.js';
 export { DryRunExecutor, ExecaExecutor, ToolError, type Batch, type Executor, type Query } from './backend/executor.js';
 export { BUILTIN_BACKENDS, BackendLoadError, loadBackendPlugin, loadBuiltinBackend } from './backend/loader.js';
+export { conntrackConnections } from './backend/conntrack-connections.js';
+export { ensureForwardAccept, removeForwardAccept } from './backend/forward-accept.js';
 
 // Wiring.
 export { TOKENS } from './di/tokens.js';
