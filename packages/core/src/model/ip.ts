@@ -31,3 +31,10 @@ export function canonicalCIDR(text: string): string | null {
 export function ipFamily(canonical: string): IPFamily {
   return canonical.includes(':') ? 6 : 4;
 }
+
+/** Whether canonical `ip` lies inside canonical `cidr` (false across families). */
+export function cidrContains(cidr: string, ip: string): boolean {
+  const [network, range] = ipaddr.parseCIDR(cidr);
+  const address = ipaddr.parse(ip);
+  return address.kind() === network.kind() && address.match(network, range);
+}
