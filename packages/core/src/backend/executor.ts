@@ -6,6 +6,8 @@ export interface Batch {
   readonly args: readonly string[];
   /** Fed on stdin, in the tool's own input syntax (`nft -f -`, `iptables-restore`, `ipset restore`...). */
   readonly input: string;
+  /** The tool reports some failures only on stderr (`ipvsadm -R` goes on after a failed line and exits with the last line's status): any stderr output fails the batch. */
+  readonly failOnStderr?: boolean;
 }
 
 /** A read-only command (listing state, counting connections). */
@@ -37,7 +39,7 @@ export class ExecaExecutor implements Executor {
   readonly live = true;
 
   async apply(batch: Batch): Promise<void> {
-    await run(batch.tool, batch.args, batch.input);
+    await run(batch.tool, batch.args, batch.input, batch.failOnStderr);
   }
 
   read(query: Query): Promise<string> {
@@ -45,9 +47,10 @@ export class ExecaExecutor implements Executor {
   }
 }
 
-async function run(tool: string, args: readonly string[], input: string | undefined): Promise<string> {
+async function run(tool: string, args: readonly string[], input: string | undefined, failOnStderr = false): Promise<string> {
   const result = await execa(tool, args, { input: input ?? '', reject: false, stripFinalNewline: false, maxBuffer: 1 << 30 });
   if (result.failed) throw new ToolError(tool, result.exitCode, result.stderr || result.message || 'failed');
+  if (failOnStderr && result.stderr.trim() !== '') throw new ToolError(tool, result.exitCode, result.stderr);
   return result.stdout;
 }
 
