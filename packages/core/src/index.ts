@@ -17,6 +17,7 @@ export type { ObjectKind, Source, SourceEvent, SourceHandler } from './source/so
 export { FileSource } from './source/file-source.js';
 export { parseManifests } from './source/manifests.js';
 export { ChangeTracker, type PortChange, type TrackedChanges } from './tracker/change-tracker.js';
+export type { Rejection } from './tracker/intake.js';
 export { selectEndpoints, type NodeLocation } from './tracker/endpoint-selection.js';
 export { Engine } from './engine/engine.js';
 export { SyncRunner, type SyncRunnerOptions } from './engine/sync-runner.js';

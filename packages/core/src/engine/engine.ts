@@ -9,7 +9,7 @@ import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
 import type { Endpoint, ServicePort, ServicePortKey, ServicePortState } from '../model/service-port.js';
 import type { SourceEvent } from '../source/source.js';
 import { ChangeTracker, type TrackedChanges } from '../tracker/change-tracker.js';
-import { ObjectIntake } from '../tracker/intake.js';
+import { ObjectIntake, type Rejection } from '../tracker/intake.js';
 import type { ValidNode } from '../validation/validate.js';
 import type { Clock, Timer } from './clock.js';
 import { ConntrackCleaner } from './conntrack-cleaner.js';
@@ -46,6 +46,7 @@ export class Engine {
   /** healthCheckNodePort → Service and its ready local endpoints, for the service health server. */
   readonly healthCheckPorts = new Map<number, { service: string; localEndpoints: number }>();
   private readonly syncListeners: (() => Promise<void>)[] = [];
+  private readonly rejectionListeners: ((rejection: Rejection) => void)[] = [];
   private needFull = true;
   private lastFullAt = Number.NEGATIVE_INFINITY;
   private syncs = 0;
@@ -62,7 +63,8 @@ export class Engine {
   ) {
     this.tracker = new ChangeTracker({ name: config.nodeName, zone: null });
     this.health = new HealthState(clock, config.healthzTimeoutMs);
-    this.intake = new ObjectIntake(this.tracker, backend.features, backend.name, metrics, logger, (name, node) => this.onNode(name, node));
+    this.intake = new ObjectIntake(this.tracker, backend.features, backend.name, metrics, logger, (name, node) => this.onNode(name, node),
+      (rejection) => this.rejectionListeners.forEach((listener) => listener(rejection)));
     this.drains = new DrainScheduler(clock, config.drainGraceMs);
     this.state = new DesiredState(this.tracker.state, this.drains);
     this.conntrack = backend.usesConntrack ? new ConntrackCleaner(executor) : null;
@@ -108,6 +110,11 @@ export class Engine {
   /** Runs `listener` after every successful sync (the CLI keeps the healthCheckNodePort servers current with it). */
   onSynced(listener: () => Promise<void>): void {
     this.syncListeners.push(listener);
+  }
+
+  /** Calls `listener` for every object the intake refuses (the kubernetes source turns them into Events). */
+  onRejected(listener: (rejection: Rejection) => void): void {
+    this.rejectionListeners.push(listener);
   }
 
   /** One sync; returns false on failure (the runner then backs off and the next sync is full). */

@@ -1,5 +1,7 @@
 /** What every source (Kubernetes informers, a YAML file) delivers: raw objects, validated by the tracker's intake. */
 
+import type { Rejection } from '../tracker/intake.js';
+
 export type ObjectKind = 'Service' | 'EndpointSlice' | 'Node';
 
 export type SourceEvent =
@@ -13,4 +15,6 @@ export interface Source {
   /** Starts delivering events; resolves once the initial state has been delivered in full. */
   start(handler: SourceHandler): Promise<void>;
   stop(): Promise<void>;
+  /** Tells the objects' owners that one was refused (the kubernetes source creates an Event); optional. */
+  reportRejection?(rejection: Rejection): void;
 }
