@@ -9,6 +9,7 @@ import { ServiceHealthServer } from '../health/service-health-server.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { createProxy } from '../proxy.js';
 import { FileSource } from '../source/file-source.js';
+import { KubernetesSource } from '../source/kubernetes/kubernetes-source.js';
 import type { Source } from '../source/source.js';
 import { addProxyOptions, resolveProxyOptions, type ProxyOptions } from './proxy-options.js';
 
@@ -39,7 +40,14 @@ async function loadModule(options: ProxyOptions): Promise<ContainerModule> {
 
 function createSource(options: ProxyOptions, logger: Logger): Source {
   if (options.source.startsWith('file:')) return new FileSource(options.source.slice('file:'.length), logger);
-  throw new Error(`--source ${options.source}: expected "file:PATH" (the kubernetes source is not built yet)`);
+  if (options.source !== 'kubernetes') throw new Error(`--source ${options.source}: expected "kubernetes" or "file:PATH"`);
+  return new KubernetesSource({
+    kubeconfig: options.kubeconfig,
+    qps: options.kubeApiQps,
+    burst: options.kubeApiBurst,
+    nodeName: options.config.nodeName,
+    serviceProxyName: options.serviceProxyName,
+  }, logger);
 }
 
 async function run(command: Command): Promise<void> {
@@ -54,6 +62,7 @@ async function run(command: Command): Promise<void> {
   const serviceHealth = new ServiceHealthServer(logger, () => engine.health.livez().healthy);
   engine.onSynced(() => serviceHealth.update(engine.healthCheckPorts));
   const source = createSource(options, logger);
+  engine.onRejected((rejection) => source.reportRejection?.(rejection));
   await source.start(engine.handle);
   engine.start();
   const signal = await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);

@@ -13,6 +13,9 @@ export interface ProxyOptions {
   readonly backendModule: string | undefined;
   readonly source: string;
   readonly kubeconfig: string | undefined;
+  readonly kubeApiQps: number;
+  readonly kubeApiBurst: number;
+  readonly serviceProxyName: string;
   readonly metricsBindAddress: string;
   readonly healthzBindAddress: string;
   readonly logLevel: string;
@@ -27,6 +30,9 @@ export function addProxyOptions(command: Command): Command {
     .option('--backend-opt <key=value>', 'backend-specific option (repeatable)', collect)
     .option('--source <source>', 'where Services and EndpointSlices come from: "kubernetes" or "file:PATH"', 'kubernetes')
     .option('--kubeconfig <path>', 'kubeconfig for the kubernetes source (default: in-cluster, then ~/.kube/config)')
+    .option('--kube-api-qps <qps>', 'requests per second to the API server', '5')
+    .option('--kube-api-burst <n>', 'requests allowed in a burst above --kube-api-qps', '10')
+    .option('--service-proxy-name <name>', 'also program Services labelled service.kubernetes.io/service-proxy-name=<name> (others with that label are skipped)', '')
     .option('--node-name <name>', 'this node\'s name (default: the hostname)')
     .option('--node-ip <ip>', 'this node\'s address for NodePorts (repeatable; default: detected)', collect)
     .option('--cluster-cidr <cidrs>', 'pod CIDRs, comma-separated (dual-stack): traffic from elsewhere is masqueraded')
@@ -72,12 +78,19 @@ export function resolveProxyOptions(command: Command, logger: Logger): ProxyOpti
     backendOptions: new Map(((flags.backendOpt as string[] | undefined) ?? []).map(parseBackendOption)),
   };
   if (config.syncPeriodMs <= 0) throw new Error('--sync-period must be positive');
+  const kubeApiQps = Number(text('kubeApiQps'));
+  const kubeApiBurst = Number(text('kubeApiBurst'));
+  if (!(kubeApiQps > 0)) throw new Error(`--kube-api-qps ${text('kubeApiQps')}: expected a positive number`);
+  if (!Number.isInteger(kubeApiBurst) || kubeApiBurst < 1) throw new Error(`--kube-api-burst ${text('kubeApiBurst')}: expected a positive integer`);
   return {
     config,
     backend: text('backend')!,
     backendModule: text('backendModule'),
     source: text('source')!,
     kubeconfig: text('kubeconfig'),
+    kubeApiQps,
+    kubeApiBurst,
+    serviceProxyName: text('serviceProxyName')!,
     metricsBindAddress: text('metricsBindAddress')!,
     healthzBindAddress: text('healthzBindAddress')!,
     logLevel: text('logLevel')!,

@@ -58,6 +58,8 @@ export function readKubeProxyConfiguration(path: string): { flags: Record<string
     minSyncPeriod: settings.minSyncPeriod,
     syncPeriod: settings.syncPeriod,
     kubeconfig: config.clientConnection?.kubeconfig,
+    kubeApiQps: config.clientConnection?.qps?.toString(),
+    kubeApiBurst: config.clientConnection?.burst?.toString(),
     backendOpt: settings.scheduler ? [`scheduler=${settings.scheduler}`] : undefined,
   };
   return { flags: Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined && value !== '')), ignored };
