@@ -1,0 +1,74 @@
+import { DEFAULT_CONFIG, DryRunExecutor, KubernetesSource, createLogger, createProxy, ContainerModule, TOKENS, type KubernetesSourceOptions, type ProxyConfig } from '../../src/index.js';
+import { endpointSliceObject, serviceObject } from '../../src/testing/index.js';
+import { FakeApiServer, type FakeApiServerOptions, type Verb } from '../support/fake-api-server/index.js';
+import { RecordingBackend } from '../support/recording-backend.js';
+
+export const NODE = 'node-a';
+
+/** A fake API server, a KubernetesSource on it, and an engine (real clock) syncing a recording backend. */
+export async function startProxy(options: {
+  server?: FakeApiServer;
+  serverOptions?: FakeApiServerOptions;
+  source?: Partial<KubernetesSourceOptions>;
+  config?: Partial<ProxyConfig>;
+  backend?: RecordingBackend;
+} = {}) {
+  const server = options.server ?? await FakeApiServer.start(options.serverOptions);
+  const backend = options.backend ?? new RecordingBackend();
+  const config = { ...DEFAULT_CONFIG, nodeName: NODE, minSyncPeriodMs: 20, ...options.config };
+  const logger = createLogger('silent');
+  const proxy = createProxy({ config, executor: new DryRunExecutor(), logger }, new ContainerModule(({ bind }) => void bind(TOKENS.Backend).toConstantValue(backend)));
+  const source = new KubernetesSource({
+    kubeconfig: server.writeKubeconfig(),
+    qps: 1000,
+    burst: 1000,
+    nodeName: NODE,
+    serviceProxyName: '',
+    backoff: { initialMs: 20, maxMs: 200 },
+    ...options.source,
+  }, logger);
+  proxy.engine.onRejected((rejection) => source.reportRejection(rejection));
+  let ready = false;
+  const started = source.start(proxy.engine.handle).then(() => {
+    proxy.engine.start();
+    ready = true;
+  });
+  const stop = async () => {
+    await source.stop();
+    await proxy.engine.stop();
+    await server.stop();
+  };
+  return {
+    ...proxy, server, backend, source, started, stop,
+    isStarted: () => ready,
+    lastSync: () => backend.syncs.at(-1),
+    requests: (verb: Verb, resource: string) => server.requests.filter((request) => request.verb === verb && request.resource === resource),
+  };
+}
+
+export function nodeObject(name: string, patch: { zone?: string; deleting?: boolean } = {}): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      labels: { 'kubernetes.io/hostname': name, ...(patch.zone && { 'topology.kubernetes.io/zone': patch.zone }) },
+      ...(patch.deleting && { deletionTimestamp: '2026-01-01T00:00:00Z' }),
+    },
+    status: { addresses: [{ type: 'InternalIP', address: '192.168.0.10' }] },
+  };
+}
+
+/** A ClusterIP Service `name` with one TCP port `http` (80 → 8080) and one EndpointSlice per list of addresses. */
+export function service(name: string, clusterIP: string, labels: Record<string, string> = {}): Record<string, unknown> {
+  const object = serviceObject(name, { clusterIPs: [clusterIP], ports: [{ name: 'http', port: 80 }] });
+  (object.metadata as { labels?: Record<string, string> }).labels = labels;
+  return object;
+}
+
+export function slice(serviceName: string, sliceName: string, ips: readonly string[], labels: Record<string, string> = {}): Record<string, unknown> {
+  const object = endpointSliceObject(serviceName, { name: sliceName, ports: [{ name: 'http', port: 8080 }], endpoints: ips.map((ip) => ({ ip })) });
+  const metadata = object.metadata as { labels: Record<string, string> };
+  metadata.labels = { ...metadata.labels, ...labels };
+  return object;
+}

@@ -1,0 +1,1 @@
+export { FakeApiServer, type FakeApiServerOptions, type RecordedRequest, type Verb } from './fake-api-server.js';
