@@ -1,17 +1,14 @@
-import { ContainerModule, TOKENS, type DataplaneBackend } from '@kplane/core';
+import { ContainerModule, TOKENS, type Executor } from '@kplane/core';
+import { NFT_CLIENT, NftBackend } from './nft-backend.js';
+import { ExecNft } from './nft/nft-client.js';
 
-/** Placeholder until the IPVS backend lands: declares no features, so core refuses every Service clearly. */
-const backend: DataplaneBackend = {
-  name: 'nft',
-  description: 'nftables verdict maps (not built yet)',
-  features: new Set(),
-  usesConntrack: true,
-  init: () => Promise.reject(new Error('the nft backend is not built yet')),
-  sync: () => Promise.reject(new Error('the nft backend is not built yet')),
-  activeConnections: () => Promise.resolve(new Map()),
-  cleanup: () => Promise.resolve(),
-};
+export { NFT_CLIENT, NftBackend } from './nft-backend.js';
+export { ExecNft, type NftClient, type TableContents } from './nft/nft-client.js';
+export { FakeNft, FakeNftError } from './nft/fake-nft.js';
+export { NftTransaction, type NftFamily, type NftObject, type NftOperation } from './nft/transaction.js';
 
+/** `--backend nft`: the nftables backend, writing through `nft -f` (rebind NFT_CLIENT to a FakeNft in tests). */
 export default new ContainerModule(({ bind }) => {
-  bind(TOKENS.Backend).toConstantValue(backend);
+  bind(NFT_CLIENT).toDynamicValue((context) => new ExecNft(context.get<Executor>(TOKENS.Executor))).inSingletonScope();
+  bind(TOKENS.Backend).to(NftBackend).inSingletonScope();
 });

@@ -105,9 +105,12 @@ export class Sandbox {
       bridged.push({ namespace: await this.namespace(`pod-${layout.name}`), ipv4: `10.244.${subnet}.${layout.host}`, ipv6: `fd00:10:244:${subnet}::${layout.host}` });
     }
     bridged.push({ namespace: await this.namespace('client'), ...net.client });
+    // Hairpin mode lets the bridge send a frame back out of the port it came in on: a pod reaching
+    // itself through its service (CNI bridge plugins set it for the same reason).
     bridged.forEach((member, index) => nodeBatch.push(
       `link add br-${index} type veth peer name eth0 netns ${member.namespace}`,
       `link set br-${index} master kpbr0`,
+      `link set br-${index} type bridge_slave hairpin on`,
       `link set br-${index} up`,
     ));
     const outside = [
@@ -120,6 +123,9 @@ export class Sandbox {
       `addr add ${link.gateway.ipv6}/64 dev ${link.device} nodad`,
       `link set ${link.device} up`,
     );
+    // Like a real node, the node has a default route (to a gateway nobody answers for): traffic to a
+    // service IP that no rule rewrites is forwarded, where a backend's reject rules can refuse it.
+    nodeBatch.push('route add default via 192.168.50.254', 'route add ::/0 via fd00:50::254');
     await ipBatch(node, nodeBatch);
     for (const member of bridged) await configureEndHost(member.namespace, member, { prefix4: 16, prefix6: 48 }, net.bridge);
     for (const link of outside) await configureEndHost(link.namespace, link.address, { prefix4: 24, prefix6: 64 }, link.gateway);
@@ -140,6 +146,8 @@ export class Sandbox {
     const name = `${this.prefix}-${role}`;
     await execa('ip', ['netns', 'add', name]);
     this.namespaces.push(name);
+    // No duplicate address detection: IPv6 addresses (link-local ones too) are usable at once.
+    await execa('ip', ['netns', 'exec', name, 'sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
     return name;
   }
 

@@ -1,0 +1,161 @@
+import { endpointAddress, ipFamily, kernelId, type Endpoint, type ServicePortState } from '@kplane/core';
+import type { NftFamily } from '../nft/transaction.js';
+import { CHAIN, SET, endpointMap, generationName, pickChainName, type PickKind, type TransportProtocol } from './layout.js';
+
+/** One element kplane wants in one of its sets or maps (logical set name; the generation is added when written). */
+export interface Element {
+  readonly set: string;
+  readonly key: string;
+  readonly value?: string;
+}
+
+export interface NamedChain {
+  readonly name: string;
+  readonly rules: readonly string[];
+}
+
+export interface NamedSet {
+  readonly name: string;
+  readonly spec: string;
+}
+
+/** The per-service objects of a ClientIP-affinity selection (stable names: they outlive generations). */
+export interface AffinityObjects {
+  readonly sets: readonly NamedSet[];
+  readonly chains: readonly NamedChain[];
+}
+
+/** Everything one service port puts into one family's table. */
+export interface Contribution {
+  readonly elements: readonly Element[];
+  /** Pick chains its verdicts jump to, as `kind:protocol:count`. */
+  readonly picks: readonly string[];
+  readonly affinity: AffinityObjects;
+}
+
+const EMPTY: Contribution = { elements: [], picks: [], affinity: { sets: [], chains: [] } };
+
+/**
+ * Turns a service port's desired state into map elements of one family's table: its frontends
+ * (cluster IPs, external IPs, load-balancer IPs, node port) dispatch to a policy chain and a pick
+ * chain, its selected endpoints fill the endpoint map slots 0..n-1, and a frontend without usable
+ * endpoints gets a reject (nothing anywhere) or drop (only elsewhere: Local policies) verdict.
+ */
+export function contribute(state: ServicePortState, family: NftFamily, generation: number): Contribution {
+  const port = state.servicePort;
+  const version = family === 'ip' ? 4 : 6;
+  const clusterIPs = port.clusterIPs.filter((ip) => ipFamily(ip) === version);
+  if (clusterIPs.length === 0) return EMPTY;
+  const g = (name: string): string => generationName(name, generation);
+  const protocol = port.protocol.toLowerCase() as TransportProtocol;
+  const internal = state.internalEndpoints.filter((endpoint) => endpoint.family === version);
+  const external = state.externalEndpoints.filter((endpoint) => endpoint.family === version);
+  const anyEndpoint = state.endpoints.some((endpoint) => endpoint.family === version && endpoint.serving);
+  const unusable = anyEndpoint ? 'drop' : `goto ${g(CHAIN.reject)}`;
+
+  const elements: Element[] = [];
+  const picks = new Set<string>();
+  const affinity = new Map<string, { sets: NamedSet[]; chains: NamedChain[] }>();
+
+  /** The verdict that picks one of `endpoints`, and their slots in `endpointSet` under `key`. */
+  const pickFrom = (kind: PickKind, endpointSet: string, key: string, endpoints: readonly Endpoint[], tag: 'i' | 'x'): string => {
+    const map = endpointMap(endpointSet, protocol);
+    endpoints.forEach((endpoint, slot) => elements.push({ set: map, key: `${key} . ${slot}`, value: `${endpoint.ip} . ${endpoint.port}` }));
+    if (port.affinityTimeoutSeconds !== null) {
+      const objects = affinityObjects(family, port.id, tag, protocol, port.affinityTimeoutSeconds, endpoints);
+      affinity.set(tag, objects);
+      return `goto ${objects.chains[0]!.name}`;
+    }
+    const pick = { kind, protocol, count: endpoints.length };
+    picks.add(`${kind}:${protocol}:${endpoints.length}`);
+    return `goto ${pickChainName(pick, generation)}`;
+  };
+
+  for (const ip of clusterIPs) {
+    const key = `${ip} . ${protocol} . ${port.port}`;
+    elements.push({ set: SET.clusterIPs, key: ip });
+    if (internal.length === 0) {
+      elements.push({ set: SET.noEndpointServices, key, value: unusable });
+      continue;
+    }
+    elements.push({ set: SET.serviceIPs, key, value: `goto ${g(CHAIN.cluster)}` });
+    elements.push({ set: SET.pick, key, value: pickFrom(SET.pick, SET.endpoints, key, internal, 'i') });
+  }
+
+  const externalTag = sameEndpoints(internal, external) ? 'i' : 'x';
+  const externalIPs = [...port.externalIPs, ...port.loadBalancerIPs].filter((ip) => ipFamily(ip) === version);
+  for (const ip of externalIPs) {
+    const key = `${ip} . ${protocol} . ${port.port}`;
+    if (external.length === 0 && (!port.externalTrafficLocal || internal.length === 0)) {
+      elements.push({ set: SET.noEndpointServices, key, value: unusable });
+      continue;
+    }
+    elements.push({ set: SET.serviceIPs, key, value: `goto ${g(port.externalTrafficLocal ? CHAIN.externalLocal : CHAIN.external)}` });
+    if (external.length > 0) elements.push({ set: SET.pick, key, value: pickFrom(SET.pick, SET.endpoints, key, external, externalTag) });
+    if (port.externalTrafficLocal && internal.length > 0) {
+      elements.push({ set: SET.pickCluster, key, value: pickFrom(SET.pickCluster, SET.clusterEndpoints, key, internal, 'i') });
+    }
+  }
+  for (const ip of port.loadBalancerIPs.filter((address) => ipFamily(address) === version && port.loadBalancerSourceRanges.length > 0)) {
+    const key = `${ip} . ${protocol} . ${port.port}`;
+    elements.push({ set: SET.firewall, key });
+    for (const range of port.loadBalancerSourceRanges.filter((cidr) => ipFamily(cidr.split('/')[0]!) === version)) {
+      elements.push({ set: SET.firewallAllow, key: `${key} . ${range}` });
+    }
+  }
+
+  if (port.nodePort !== null) {
+    const key = `${protocol} . ${port.nodePort}`;
+    if (external.length === 0 && (!port.externalTrafficLocal || internal.length === 0)) {
+      elements.push({ set: SET.noEndpointNodePorts, key, value: unusable });
+    } else {
+      elements.push({ set: SET.serviceNodePorts, key, value: `goto ${g(port.externalTrafficLocal ? CHAIN.nodePortLocal : CHAIN.nodePort)}` });
+      if (external.length > 0) elements.push({ set: SET.nodePortPick, key, value: pickFrom(SET.nodePortPick, SET.nodePortEndpoints, key, external, externalTag) });
+      if (port.externalTrafficLocal && internal.length > 0) {
+        elements.push({ set: SET.nodePortPickCluster, key, value: pickFrom(SET.nodePortPickCluster, SET.nodePortClusterEndpoints, key, internal, 'i') });
+      }
+    }
+  }
+
+  // A pod reaching itself through its service must be masqueraded, or it would answer itself directly.
+  for (const ip of new Set([...internal, ...external].map((endpoint) => endpoint.ip))) elements.push({ set: SET.hairpin, key: `${ip} . ${ip}` });
+
+  return {
+    elements,
+    picks: [...picks],
+    affinity: { sets: [...affinity.values()].flatMap((objects) => objects.sets), chains: [...affinity.values()].flatMap((objects) => objects.chains) },
+  };
+}
+
+/**
+ * ClientIP affinity as kube-proxy does it: a dynamic set of client addresses per endpoint, refreshed
+ * by each new connection; a client found in one goes back to that endpoint, others pick at random.
+ * The timeout is part of the set's name, so a changed timeout makes new sets instead of editing them.
+ */
+function affinityObjects(family: NftFamily, portId: string, tag: 'i' | 'x', protocol: string, timeout: number, endpoints: readonly Endpoint[]): { sets: NamedSet[]; chains: NamedChain[] } {
+  const main = `aff-${portId}-${tag}`;
+  const perEndpoint = endpoints.map((endpoint) => {
+    const id = kernelId(endpointAddress(endpoint));
+    return { endpoint, set: `${main}-${id}-t${timeout}`, chain: `affep-${portId}-${tag}-${id}` };
+  });
+  const verdicts = perEndpoint.map((entry, slot) => `${slot} : goto ${entry.chain}`).join(', ');
+  return {
+    sets: perEndpoint.map((entry) => ({ name: entry.set, spec: `typeof ${family} saddr; flags dynamic,timeout; timeout ${timeout}s;` })),
+    chains: [
+      { name: main, rules: [...perEndpoint.map((entry) => `${family} saddr @${entry.set} goto ${entry.chain}`), `numgen random mod ${endpoints.length} vmap { ${verdicts} }`] },
+      ...perEndpoint.map((entry) => ({
+        name: entry.chain,
+        rules: [`update @${entry.set} { ${family} saddr }`, `meta l4proto ${protocol} dnat ${family} to ${endpointAddress(entry.endpoint)}`],
+      })),
+    ],
+  };
+}
+
+/** Affinity chains and sets carry these prefixes; everything else kplane names is per generation. */
+export function isAffinityObject(name: string): boolean {
+  return name.startsWith('aff-') || name.startsWith('affep-');
+}
+
+function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
+  return a.length === b.length && a.every((endpoint, index) => endpointAddress(endpoint) === endpointAddress(b[index]!));
+}

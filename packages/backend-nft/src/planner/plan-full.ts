@@ -1,0 +1,82 @@
+import type { ProxyConfig, ProxyState } from '@kplane/core';
+import { NftTransaction, type NftFamily, type NftOperation } from '../nft/transaction.js';
+import { contribute } from './contribution.js';
+import { baseChains, generationLayout, generationName, generationOf, pickChainName, pickChainRule, TABLE, TABLE_COMMENT } from './layout.js';
+import { parsePick } from './plan-partial.js';
+import { TableDraft, WrittenTable } from './written-table.js';
+
+/** A full sync of one family, in three phases that may be split across transactions at element boundaries. */
+export interface FullPlan {
+  /** Declares generation N+1 beside N (nothing jumps to it yet) and refreshes affinity objects. */
+  readonly setup: readonly NftOperation[];
+  /** Fills generation N+1's sets and maps. */
+  readonly elements: readonly NftOperation[];
+  /** Points the base chains at N+1, then removes N and whatever is stale. */
+  readonly swap: readonly NftOperation[];
+  /** The model once all phases are applied. */
+  readonly next: WrittenTable;
+}
+
+export function planFull(family: NftFamily, state: ProxyState, config: ProxyConfig, previous: WrittenTable): FullPlan {
+  const generation = previous.generation + 1;
+  const next = new WrittenTable();
+  next.generation = generation;
+  const draft = new TableDraft(next);
+  for (const port of state.values()) draft.replace(port.servicePort.key, contribute(port, family, generation));
+  draft.commit();
+
+  const setup = new NftTransaction(TABLE);
+  setup.add(family, { kind: 'table', comment: TABLE_COMMENT });
+  const bases = baseChains(generation);
+  for (const base of bases) setup.add(family, { kind: 'chain', name: base.name, base: base.spec });
+  const layout = generationLayout(family, config, generation);
+  for (const set of layout.sets) setup.add(family, { kind: set.kind, name: set.name, spec: set.spec });
+  const picks = [...next.pickRefs.keys()].map(parsePick).map((pick) => ({ name: pickChainName(pick, generation), rules: [pickChainRule(family, pick, generation)] }));
+  const chains = [...picks, ...layout.chains];
+  for (const chain of chains) setup.add(family, { kind: 'chain', name: chain.name });
+  for (const chain of chains) for (const rule of chain.rules) setup.add(family, { kind: 'rule', chain: chain.name, rule });
+  for (const [name, spec] of next.affinitySets) setup.add(family, { kind: 'set', name, spec });
+  for (const name of next.affinityChains.keys()) {
+    setup.add(family, { kind: 'chain', name });
+    if (previous.affinityChains.has(name)) setup.flush(family, { kind: 'chain', name });
+  }
+  for (const [name, rules] of next.affinityChains) for (const rule of rules) setup.add(family, { kind: 'rule', chain: name, rule });
+
+  const elements = new NftTransaction(TABLE);
+  for (const [id, claims] of next.claims) {
+    const [set, key] = id.split('\u0000') as [string, string];
+    elements.add(family, { kind: 'element', set: generationName(set, generation), key, value: claims[0]!.value });
+  }
+
+  const swap = new NftTransaction(TABLE);
+  for (const base of bases) {
+    swap.flush(family, { kind: 'chain', name: base.name });
+    for (const rule of base.rules) swap.add(family, { kind: 'rule', chain: base.name, rule });
+  }
+  const old = oldObjects(previous, family, config);
+  const staleChains = [...previous.affinityChains.keys()].filter((name) => !next.affinityChains.has(name));
+  for (const name of [...old.chains, ...staleChains]) swap.flush(family, { kind: 'chain', name });
+  for (const name of old.maps) swap.delete(family, { kind: 'map', name, spec: '' });
+  for (const name of old.sets) swap.delete(family, { kind: 'set', name, spec: '' });
+  for (const name of [...old.chains, ...staleChains]) swap.delete(family, { kind: 'chain', name });
+  for (const name of previous.affinitySets.keys()) if (!next.affinitySets.has(name)) swap.delete(family, { kind: 'set', name, spec: '' });
+
+  return { setup: setup.operations, elements: elements.operations, swap: swap.operations, next };
+}
+
+/** Every generation object in the kernel before this sync: from the start-up listing, or from the model. */
+function oldObjects(previous: WrittenTable, family: NftFamily, config: ProxyConfig): { chains: string[]; sets: string[]; maps: string[] } {
+  const isGeneration = (name: string): boolean => generationOf(name) !== null;
+  if (previous.leftover) {
+    const { chains, sets, maps } = previous.leftover;
+    return { chains: [...chains].filter(isGeneration), sets: [...sets].filter(isGeneration), maps: [...maps].filter(isGeneration) };
+  }
+  if (previous.generation === 0) return { chains: [], sets: [], maps: [] };
+  const layout = generationLayout(family, config, previous.generation);
+  const picks = [...previous.pickRefs.keys()].map((pick) => pickChainName(parsePick(pick), previous.generation));
+  return {
+    chains: [...picks, ...layout.chains.map((chain) => chain.name)],
+    sets: layout.sets.filter((set) => set.kind === 'set').map((set) => set.name),
+    maps: layout.sets.filter((set) => set.kind === 'map').map((set) => set.name),
+  };
+}

@@ -1,0 +1,64 @@
+import type { ProxyState, ServicePortKey } from '@kplane/core';
+import type { NftFamily, NftTransaction } from '../nft/transaction.js';
+import { contribute, type Contribution } from './contribution.js';
+import { generationName, pickChainName, pickChainRule, type Pick, type PickKind, type TransportProtocol } from './layout.js';
+import { TableDraft, type WrittenTable } from './written-table.js';
+
+/**
+ * Plans a partial sync of one family's table: only the elements, pick chains and affinity objects
+ * of the changed service ports, in an order the kernel accepts within one transaction — chains
+ * before the verdicts that jump to them, and removals after the last reference is gone.
+ * Returns the draft to commit once the kernel has accepted the transaction.
+ */
+export function planPartial(tx: NftTransaction, family: NftFamily, table: WrittenTable, changed: ReadonlySet<ServicePortKey>, state: ProxyState): TableDraft {
+  const draft = new TableDraft(table);
+  for (const key of changed) {
+    const desired = state.get(key);
+    const next = desired ? contribute(desired, family, table.generation) : undefined;
+    if (!sameContribution(draft.contribution(key), next)) draft.replace(key, next);
+  }
+
+  const picks = [...draft.touchedPicks].map((pick) => ({ pick, before: table.pickRefs.get(pick) ?? 0, after: draft.pickCount(pick) }));
+  const affinity = draft.affinityChanges();
+
+  for (const { pick } of picks.filter(({ before, after }) => before === 0 && after > 0)) {
+    const name = pickChainName(parsePick(pick), table.generation);
+    tx.add(family, { kind: 'chain', name }).add(family, { kind: 'rule', chain: name, rule: pickChainRule(family, parsePick(pick), table.generation) });
+  }
+  for (const set of affinity.sets) tx.add(family, { kind: 'set', name: set.name, spec: set.spec });
+  for (const { chain, existed } of affinity.chains) if (!existed) tx.add(family, { kind: 'chain', name: chain.name });
+  for (const { chain, existed } of affinity.chains) {
+    if (existed) tx.flush(family, { kind: 'chain', name: chain.name });
+    for (const rule of chain.rules) tx.add(family, { kind: 'rule', chain: chain.name, rule });
+  }
+
+  const adds: { set: string; key: string; value: string | undefined }[] = [];
+  for (const [id, element] of draft.touched) {
+    const before = table.kernelElement(id);
+    const after = draft.kernelElement(id);
+    if (before && after && before.value === after.value) continue;
+    const set = generationName(element.set, table.generation);
+    if (before) tx.delete(family, { kind: 'element', set, key: element.key });
+    if (after) adds.push({ set, key: element.key, value: after.value });
+  }
+  for (const element of adds) tx.add(family, { kind: 'element', ...element });
+
+  for (const name of affinity.removedChains) tx.flush(family, { kind: 'chain', name });
+  for (const name of affinity.removedChains) tx.delete(family, { kind: 'chain', name });
+  for (const name of affinity.removedSets) tx.delete(family, { kind: 'set', name, spec: '' });
+  for (const { pick } of picks.filter(({ before, after }) => before > 0 && after === 0)) {
+    const name = pickChainName(parsePick(pick), table.generation);
+    tx.flush(family, { kind: 'chain', name }).delete(family, { kind: 'chain', name });
+  }
+  return draft;
+}
+
+/** `pick:tcp:3` → the pick chain it stands for. */
+export function parsePick(pick: string): Pick {
+  const [kind, protocol, count] = pick.split(':') as [PickKind, TransportProtocol, string];
+  return { kind, protocol, count: Number(count) };
+}
+
+function sameContribution(a: Contribution | undefined, b: Contribution | undefined): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

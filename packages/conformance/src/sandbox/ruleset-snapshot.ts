@@ -1,0 +1,45 @@
+import { execa } from 'execa';
+
+/**
+ * Everything a dataplane backend could have written into a namespace, in a canonical text form
+ * (handles, counters, timers and element order removed), so that two states can be compared:
+ * nftables (which includes iptables-nft), iptables-legacy, ipsets, IPVS and network interfaces.
+ */
+export async function rulesetSnapshot(namespace: string): Promise<string> {
+  const run = async (tool: string, args: string[]): Promise<string> => {
+    const result = await execa('ip', ['netns', 'exec', namespace, tool, ...args], { reject: false });
+    return result.exitCode === 0 ? result.stdout : '';
+  };
+  const nft = JSON.parse((await run('nft', ['-j', 'list', 'ruleset'])) || '{"nftables":[]}') as { nftables: Record<string, unknown>[] };
+  const sections = [
+    '## nftables',
+    ...nft.nftables.filter((entry) => !('metainfo' in entry)).map((entry) => JSON.stringify(canonical(entry))).sort(),
+    '## iptables-legacy',
+    ...saveLines(await run('iptables-legacy-save', [])),
+    '## ip6tables-legacy',
+    ...saveLines(await run('ip6tables-legacy-save', [])),
+    '## ipset',
+    ...(await run('ipset', ['save'])).split('\n').filter(Boolean).sort(),
+    '## ipvs',
+    ...(await run('ipvsadm', ['-Sn'])).split('\n').filter(Boolean).sort(),
+    '## links',
+    ...(await run('ip', ['-o', 'link', 'show'])).split('\n').map((line) => line.split(':')[1]?.trim().split('@')[0] ?? '').filter(Boolean).sort(),
+  ];
+  return `${sections.join('\n')}\n`;
+}
+
+/** JSON without handles and element timers, with set elements in a stable order. */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value).filter(([key]) => key !== 'handle' && key !== 'expires');
+  const result: Record<string, unknown> = {};
+  for (const [key, item] of entries) {
+    result[key] = key === 'elem' && Array.isArray(item) ? item.map(canonical).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)) : canonical(item);
+  }
+  return result;
+}
+
+function saveLines(text: string): string[] {
+  return text.split('\n').filter((line) => line && !line.startsWith('#')).map((line) => line.replace(/\[\d+:\d+\]/g, '[]')).sort();
+}
