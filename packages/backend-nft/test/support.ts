@@ -1,0 +1,48 @@
+import { ContainerModule, DEFAULT_CONFIG, DryRunExecutor, TOKENS, createLogger, createProxy, type ProxyConfig, type SourceEvent } from '@kplane/core';
+import { endpointSliceObject, serviceObject, type ServiceSpec } from '@kplane/core/testing';
+import { FakeNft, NFT_CLIENT, NftBackend } from '../src/index.js';
+
+export const CONFIG: ProxyConfig = {
+  ...DEFAULT_CONFIG,
+  nodeName: 'node-a',
+  nodeIPs: ['192.168.0.10', 'fd00:1::10'],
+  clusterCIDRs: ['10.244.0.0/16', 'fd00:10:244::/48'],
+};
+
+/** The nft backend on a FakeNft, driven by core's engine. */
+export function fakeProxy(config: ProxyConfig = CONFIG) {
+  const nft = new FakeNft();
+  const proxy = createProxy(
+    { config, executor: new DryRunExecutor(), logger: createLogger('silent') },
+    new ContainerModule(({ bind }) => {
+      bind(NFT_CLIENT).toConstantValue(nft);
+      bind(TOKENS.Backend).to(NftBackend).inSingletonScope();
+    }),
+  );
+  /** Hands the engine these events and runs one sync; fails the test if the sync fails. */
+  const sync = async (events: SourceEvent[]): Promise<void> => {
+    proxy.engine.handle(events);
+    if (!(await proxy.engine.sync())) throw new Error('sync failed');
+  };
+  return { nft, ...proxy, sync };
+}
+
+export function upsert(object: Record<string, unknown>): SourceEvent {
+  return { action: 'upsert', kind: object.kind as 'Service', object };
+}
+
+export function remove(kind: 'Service' | 'EndpointSlice', ref: string): SourceEvent {
+  return { action: 'delete', kind, ref };
+}
+
+export function svc(name: string, spec: Partial<ServiceSpec> & { clusterIPs: readonly string[] }, protocol: 'TCP' | 'UDP' | 'SCTP' = 'TCP'): SourceEvent {
+  return upsert(serviceObject(name, { ports: [{ name: 'p', port: 80, targetPort: 8080, protocol, ...(spec.type && spec.type !== 'ClusterIP' ? { nodePort: 30000 + [...name].reduce((sum, char) => sum + char.charCodeAt(0), 0) } : {}) }], ...spec }));
+}
+
+export function eps(service: string, ips: readonly string[], options: { protocol?: 'TCP' | 'UDP' | 'SCTP'; nodeName?: string; name?: string } = {}): SourceEvent {
+  return upsert(endpointSliceObject(service, {
+    name: options.name,
+    ports: [{ name: 'p', port: 8080, protocol: options.protocol }],
+    endpoints: ips.map((ip) => ({ ip, nodeName: options.nodeName ?? 'node-a' })),
+  }));
+}
