@@ -1,17 +1,14 @@
-import { ContainerModule, TOKENS, type DataplaneBackend } from '@kplane/core';
+import { ContainerModule, TOKENS } from '@kplane/core';
+import { IptablesBackend } from './iptables-backend.js';
 
-/** Placeholder until the IPVS backend lands: declares no features, so core refuses every Service clearly. */
-const backend: DataplaneBackend = {
-  name: 'iptables',
-  description: 'iptables with prefix-tree chains (not built yet)',
-  features: new Set(),
-  usesConntrack: true,
-  init: () => Promise.reject(new Error('the iptables backend is not built yet')),
-  sync: () => Promise.reject(new Error('the iptables backend is not built yet')),
-  activeConnections: () => Promise.resolve(new Map()),
-  cleanup: () => Promise.resolve(),
-};
+export { IptablesBackend };
+export { FakeIptables } from './iptables/fake-iptables.js';
+export { Transaction, type Table } from './iptables/transaction.js';
+export type { Mode } from './iptables/tools.js';
+export { DEFAULT_LEAF_SIZE, type IptablesOptions, type Layout } from './options.js';
+export { depthBound } from './tree/prefix-tree.js';
 
+/** `--backend iptables`: binds the iptables backend (`--backend-opt layout=tree|flat`, `mode=nft|legacy`, `leaf-size=N`). */
 export default new ContainerModule(({ bind }) => {
-  bind(TOKENS.Backend).toConstantValue(backend);
+  bind(TOKENS.Backend).to(IptablesBackend).inSingletonScope();
 });

@@ -1,0 +1,50 @@
+import { ruleTarget, tokenize } from './rule-text.js';
+import { TABLES, type Table } from './transaction.js';
+
+/** Every chain kplane owns starts with this; nothing else it writes is a chain. */
+export const OWN_PREFIX = 'KPLANE-';
+
+/** Built-in chains of the tables kplane writes: the only places outside its own chains where it puts rules. */
+const BUILTIN: Readonly<Record<Table, readonly string[]>> = {
+  nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
+  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
+};
+
+/** A rule in a built-in chain that jumps into one of kplane's chains: one of its hooks. */
+export interface Hook {
+  readonly table: Table;
+  readonly chain: string;
+  /** As iptables-save prints it after `-A <chain> `: what `-D <chain> <rule>` removes. */
+  readonly rule: string;
+  readonly target: string;
+}
+
+/** What the kernel holds of kplane's, read once at start-up and before full syncs (never on the partial-sync path). */
+export interface KernelAudit {
+  readonly chains: ReadonlyMap<Table, ReadonlySet<string>>;
+  readonly hooks: readonly Hook[];
+}
+
+export const EMPTY_AUDIT: KernelAudit = { chains: new Map(), hooks: [] };
+
+export function parseSave(text: string): KernelAudit {
+  const chains = new Map<Table, Set<string>>();
+  const hooks: Hook[] = [];
+  let table: Table | null = null;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('*')) {
+      const name = line.slice(1).trim();
+      table = (TABLES as readonly string[]).includes(name) ? (name as Table) : null;
+    } else if (table && line.startsWith(`:${OWN_PREFIX}`)) {
+      const chain = line.slice(1).split(' ')[0]!;
+      chains.set(table, (chains.get(table) ?? new Set()).add(chain));
+    } else if (table && line.startsWith('-A ')) {
+      const [, chain, ...words] = tokenize(line);
+      const target = ruleTarget(words);
+      if (chain && BUILTIN[table].includes(chain) && target?.startsWith(OWN_PREFIX)) {
+        hooks.push({ table, chain, rule: line.slice(line.indexOf(chain) + chain.length + 1), target });
+      }
+    }
+  }
+  return { chains, hooks };
+}

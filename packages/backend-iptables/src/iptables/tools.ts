@@ -1,0 +1,25 @@
+import type { Batch, IPFamily, Query } from '@kplane/core';
+
+/** The iptables variant: nf_tables through the xtables compatibility layer, or the legacy x_tables. */
+export type Mode = 'nft' | 'legacy';
+
+export const MODES: readonly Mode[] = ['nft', 'legacy'];
+
+export const FAMILIES: readonly IPFamily[] = [4, 6];
+
+function command(mode: Mode, family: IPFamily, verb: 'restore' | 'save'): string {
+  return `${family === 4 ? 'iptables' : 'ip6tables'}-${mode}-${verb}`;
+}
+
+/** One `iptables-restore --noflush` batch; `-w` waits for the xtables lock instead of failing. */
+export function restoreBatch(mode: Mode, family: IPFamily, input: string): Batch {
+  return { tool: command(mode, family, 'restore'), args: ['-w', '5', '--noflush'], input };
+}
+
+export function saveQuery(mode: Mode, family: IPFamily, table?: string): Query {
+  return { tool: command(mode, family, 'save'), args: table ? ['-t', table] : [] };
+}
+
+export function versionQuery(mode: Mode, family: IPFamily): Query {
+  return { tool: command(mode, family, 'restore'), args: ['--version'] };
+}

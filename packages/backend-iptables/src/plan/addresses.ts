@@ -1,0 +1,32 @@
+import ipaddr from 'ipaddr.js';
+import { ipFamily, type IPFamily } from '@kplane/core';
+import type { Prefix } from '../tree/bits.js';
+
+export function addressWidth(family: IPFamily): number {
+  return family === 4 ? 32 : 128;
+}
+
+/** An address (canonical text, as core's model holds it) as a key of the tree. */
+export function addressKey(ip: string): bigint {
+  return ipaddr.parse(ip).toByteArray().reduce((key, byte) => (key << 8n) | BigInt(byte), 0n);
+}
+
+/** A prefix of the tree as iptables prints it: `10.96.0.0/12`, `fd00::/108`. */
+export function prefixText(prefix: Prefix, family: IPFamily): string {
+  const bytes: number[] = [];
+  for (let shift = BigInt(addressWidth(family) - 8); shift >= 0n; shift -= 8n) bytes.push(Number((prefix.bits >> shift) & 0xffn));
+  return `${ipaddr.fromByteArray(bytes).toString()}/${prefix.length}`;
+}
+
+/** One address as a match: `10.96.0.10/32`. */
+export function hostText(ip: string): string {
+  return `${ip}/${addressWidth(ipFamily(ip))}`;
+}
+
+/** Whether `ip` lies in `cidr` (both canonical, as validated by core). */
+export function inCIDR(ip: string, cidr: string): boolean {
+  const [network, length] = cidr.split('/');
+  if (ipFamily(ip) !== ipFamily(network!)) return false;
+  const shift = BigInt(addressWidth(ipFamily(ip)) - Number(length));
+  return addressKey(ip) >> shift === addressKey(network!) >> shift;
+}

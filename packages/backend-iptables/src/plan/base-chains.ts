@@ -1,0 +1,53 @@
+import type { Rules, Table } from '../iptables/transaction.js';
+import { CHAIN, nodePortRoot } from './names.js';
+import { PROTOCOLS, type FamilySettings } from './settings.js';
+
+/** A jump from a built-in chain into kplane's, marked by its comment; written once, idempotently. */
+export interface HookRule {
+  readonly table: Table;
+  readonly chain: string;
+  readonly rule: string;
+  readonly target: string;
+}
+
+export const HOOKS: readonly HookRule[] = [
+  ...['PREROUTING', 'OUTPUT'].map((chain) => hook('nat', chain, 'kplane service portals', CHAIN.services)),
+  hook('nat', 'POSTROUTING', 'kplane masquerade', CHAIN.postrouting),
+  ...['INPUT', 'FORWARD', 'OUTPUT'].map((chain) => hook('filter', chain, 'kplane rejected and dropped service traffic', CHAIN.filter)),
+];
+
+function hook(table: Table, chain: string, comment: string, target: string): HookRule {
+  return { table, chain, rule: `-m comment --comment "${comment}" -j ${target}`, target };
+}
+
+/** kplane's fixed chains of one family (the tree roots are written by the trees). */
+export function baseChains(settings: FamilySettings): Map<Table, Map<string, Rules>> {
+  const { masqueradeMark: masquerade, dropMark: drop, rejectMark: reject } = settings;
+  const loopback = settings.family === 4 ? '127.0.0.0/8' : '::1/128';
+  const nodePortEntry = settings.nodePortAddresses === null
+    ? [`! -d ${loopback} -m addrtype --dst-type LOCAL -j ${CHAIN.nodePorts}`]
+    : settings.nodePortAddresses.map((ip) => `-d ${ip}/${settings.family === 4 ? 32 : 128} -j ${CHAIN.nodePorts}`);
+  // Unused (and empty) when cluster-IP traffic is never masqueraded: no --masquerade-all, no --cluster-cidr.
+  const clusterMasquerade = settings.masqueradeAll || settings.clusterCIDRs.length > 0
+    ? [...(settings.masqueradeAll ? [] : settings.clusterCIDRs.map((cidr) => `-s ${cidr} -j RETURN`)), `-j ${CHAIN.markMasquerade}`]
+    : [];
+  const nat = new Map<string, Rules>([
+    [CHAIN.services, [`-j ${CHAIN.addresses}`, ...nodePortEntry]],
+    [CHAIN.nodePorts, PROTOCOLS.map((protocol) => `-p ${protocol.toLowerCase()} -j ${nodePortRoot(protocol)}`)],
+    [CHAIN.markMasquerade, [`-j MARK --or-mark ${masquerade}`]],
+    [CHAIN.clusterMasquerade, clusterMasquerade],
+    // ACCEPT ends the nat table's walk, so nothing after us NATs a connection the filter table will refuse.
+    [CHAIN.reject, [`-j MARK --or-mark ${reject}`, '-j ACCEPT']],
+    [CHAIN.drop, [`-j MARK --or-mark ${drop}`, '-j ACCEPT']],
+    [CHAIN.postrouting, [`-m mark ! --mark ${masquerade}/${masquerade} -j RETURN`, `-j MARK --xor-mark ${masquerade}`, '-j MASQUERADE --random-fully']],
+  ]);
+  // The nat table cannot reject or drop: it marks the first packet of such a connection, the filter table refuses it.
+  const filter = new Map<string, Rules>([
+    [CHAIN.filter, [
+      `-m mark --mark ${drop}/${drop} -j DROP`,
+      `-p tcp -m mark --mark ${reject}/${reject} -j REJECT --reject-with tcp-reset`,
+      `-m mark --mark ${reject}/${reject} -j REJECT`,
+    ]],
+  ]);
+  return new Map([['nat', nat], ['filter', filter]]);
+}

@@ -1,0 +1,139 @@
+import type { ProxyState, ServicePortKey } from '@kplane/core';
+import type { KernelAudit } from '../iptables/audit.js';
+import { TABLES, Transaction, type Rules, type Table } from '../iptables/transaction.js';
+import { PrefixTree, type TreeItem, type TreeNode } from '../tree/prefix-tree.js';
+import { addressWidth } from './addresses.js';
+import { HOOKS, baseChains } from './base-chains.js';
+import { CHAIN, nodePortRoot } from './names.js';
+import { EMPTY_PLAN, planPort, type AddressItem, type NodePortItem, type PortPlan } from './port-plan.js';
+import { PROTOCOLS, type FamilySettings } from './settings.js';
+import { addressNodeRules, nodePortNodeRules } from './tree-rules.js';
+
+/** A restore to send, and what to record once the kernel has taken it. */
+export interface PlannedSync {
+  readonly transaction: Transaction;
+  commit(): void;
+}
+
+/**
+ * kplane's rules in one IP family: the trees (service IPs; node ports per protocol), what each
+ * service port contributes, and a model of every chain written, so that a partial sync sends only
+ * what differs and the kernel is never listed on that path. Planning is pure text production over
+ * this model; the model takes a plan only through `commit()`, after the restore succeeded. (The
+ * trees move ahead while planning: after a failed restore the backend rebuilds with a full sync.)
+ */
+export class FamilyTables {
+  readonly addresses: PrefixTree<AddressItem>;
+  readonly nodePorts: ReadonlyMap<string, PrefixTree<NodePortItem>>;
+  private readonly treeChains: readonly TreeChains[];
+  private ports = new Map<ServicePortKey, PortPlan>();
+  private readonly written = new Map<Table, Map<string, string>>(TABLES.map((table) => [table, new Map()]));
+
+  constructor(readonly settings: FamilySettings) {
+    this.addresses = new PrefixTree({ width: addressWidth(settings.family), capacity: settings.leafSize, root: CHAIN.addresses });
+    const nodePorts = PROTOCOLS.map((protocol) => ({ protocol, tree: new PrefixTree<NodePortItem>({ width: 16, capacity: settings.leafSize, root: nodePortRoot(protocol) }) }));
+    this.nodePorts = new Map(nodePorts.map(({ protocol, tree }) => [protocol, tree]));
+    this.treeChains = [
+      treeChains(this.addresses, (node) => addressNodeRules(node, settings.family)),
+      ...nodePorts.map(({ protocol, tree }) => treeChains(tree, (node) => nodePortNodeRules(node, protocol))),
+    ];
+  }
+
+  /** Rewrites all of kplane's chains, deletes the ones it owns but no longer needs, and makes its hooks exactly one each. */
+  planFull(state: ProxyState, audit: KernelAudit): PlannedSync {
+    this.ports = new Map();
+    for (const portState of state.values()) {
+      const plan = planPort(portState, this.settings);
+      if (plan !== EMPTY_PLAN) this.ports.set(portState.servicePort.key, plan);
+    }
+    const plans = [...this.ports.values()];
+    this.addresses.build(plans.flatMap((plan) => plan.addresses));
+    for (const [protocol, tree] of this.nodePorts) tree.build(plans.flatMap((plan) => plan.nodePorts.filter((item) => item.protocol === protocol)));
+
+    const transaction = new Transaction();
+    const desired = baseChains(this.settings);
+    const nat = desired.get('nat')!;
+    for (const plan of plans) for (const [chain, rules] of plan.chains) nat.set(chain, rules);
+    for (const trees of this.treeChains) for (const [chain, rules] of trees.all()) nat.set(chain, rules);
+    for (const table of TABLES) {
+      for (const [chain, rules] of desired.get(table)!) transaction.writeChain(table, chain, rules);
+      const owned = new Set([...(audit.chains.get(table) ?? []), ...this.written.get(table)!.keys()]);
+      for (const chain of owned) if (!desired.get(table)!.has(chain)) transaction.deleteChain(table, chain);
+    }
+    const kept = new Set<string>();
+    for (const hook of audit.hooks) {
+      const key = `${hook.table} ${hook.chain} ${hook.target}`;
+      const wanted = HOOKS.some((expected) => `${expected.table} ${expected.chain} ${expected.target}` === key);
+      if (wanted && !kept.has(key)) kept.add(key);
+      else transaction.deleteRule(hook.table, hook.chain, hook.rule);
+    }
+    for (const hook of HOOKS) if (!kept.has(`${hook.table} ${hook.chain} ${hook.target}`)) transaction.insertRule(hook.table, hook.chain, hook.rule);
+    return this.planned(transaction, true);
+  }
+
+  /** Rewrites only the chains of the changed ports that differ, and the tree chains on their paths. */
+  planPartial(changed: Iterable<ServicePortKey>, state: ProxyState): PlannedSync {
+    const transaction = new Transaction();
+    for (const key of changed) {
+      const before = this.ports.get(key) ?? EMPTY_PLAN;
+      const current = state.get(key);
+      const after = current ? planPort(current, this.settings) : EMPTY_PLAN;
+      replaceItems(this.addresses, before.addresses, after.addresses);
+      for (const [protocol, tree] of this.nodePorts) {
+        replaceItems(tree, before.nodePorts.filter((item) => item.protocol === protocol), after.nodePorts.filter((item) => item.protocol === protocol));
+      }
+      for (const [chain, rules] of after.chains) if (this.differs('nat', chain, rules)) transaction.writeChain('nat', chain, rules);
+      for (const chain of before.chains.keys()) if (!after.chains.has(chain)) transaction.deleteChain('nat', chain);
+      if (after === EMPTY_PLAN) this.ports.delete(key);
+      else this.ports.set(key, after);
+    }
+    for (const trees of this.treeChains) {
+      const { written, removed } = trees.changes();
+      for (const [chain, rules] of written) if (this.differs('nat', chain, rules)) transaction.writeChain('nat', chain, rules);
+      for (const chain of removed) transaction.deleteChain('nat', chain);
+    }
+    return this.planned(transaction, false);
+  }
+
+  private differs(table: Table, chain: string, rules: Rules): boolean {
+    return this.written.get(table)!.get(chain) !== rules.join('\n');
+  }
+
+  private planned(transaction: Transaction, full: boolean): PlannedSync {
+    return {
+      transaction,
+      commit: () => {
+        for (const table of TABLES) {
+          const written = full ? new Map<string, string>() : this.written.get(table)!;
+          for (const [chain, rules] of transaction.written(table)) written.set(chain, rules.join('\n'));
+          for (const chain of transaction.deleted(table)) written.delete(chain);
+          this.written.set(table, written);
+        }
+      },
+    };
+  }
+}
+
+/** The chains of one tree with their rules: all of them, or those changed since the last call. */
+interface TreeChains {
+  all(): Iterable<[string, Rules]>;
+  changes(): { written: [string, Rules][]; removed: readonly string[] };
+}
+
+function treeChains<T extends TreeItem>(tree: PrefixTree<T>, rules: (node: TreeNode<T>) => Rules): TreeChains {
+  return {
+    all: () => [...tree.nodes()].map((node) => [node.chain, rules(node)]),
+    changes: () => {
+      const { written, removed } = tree.takeChanges();
+      return { written: written.map((node) => [node.chain, rules(node)]), removed };
+    },
+  };
+}
+
+/** Moves a port's destinations in a tree from `before` to `after`, touching only those that differ. */
+function replaceItems<T extends TreeItem>(tree: PrefixTree<T>, before: readonly T[], after: readonly T[]): void {
+  const kept = new Set(after.map((item) => item.id));
+  const had = new Set(before.map((item) => item.id));
+  for (const item of before) if (!kept.has(item.id)) tree.remove(item);
+  for (const item of after) if (!had.has(item.id)) tree.insert(item);
+}

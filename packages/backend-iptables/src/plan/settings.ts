@@ -1,0 +1,38 @@
+import { ipFamily, type IPFamily, type Protocol, type ProxyConfig } from '@kplane/core';
+import type { IptablesOptions } from '../options.js';
+import { inCIDR } from './addresses.js';
+
+/** What the rules of one IP family depend on besides the services: the node's settings. */
+export interface FamilySettings {
+  readonly family: IPFamily;
+  /** Pod CIDRs of this family. */
+  readonly clusterCIDRs: readonly string[];
+  readonly masqueradeAll: boolean;
+  /** Marks as `-j MARK` and `-m mark` write them, e.g. `0x4000`. */
+  readonly masqueradeMark: string;
+  readonly dropMark: string;
+  readonly rejectMark: string;
+  /** This node's addresses of this family that answer node ports, or null for every local address. */
+  readonly nodePortAddresses: readonly string[] | null;
+  /** Leaf size of the trees (Infinity: the flat layout). */
+  readonly leafSize: number;
+}
+
+export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
+
+export function familySettings(config: ProxyConfig, options: IptablesOptions, family: IPFamily): FamilySettings {
+  const ofFamily = (text: string): boolean => ipFamily(text.split('/')[0]!) === family;
+  const mark = (bit: number): string => `0x${(2 ** bit).toString(16)}`;
+  return {
+    family,
+    clusterCIDRs: config.clusterCIDRs.filter(ofFamily),
+    masqueradeAll: config.masqueradeAll,
+    masqueradeMark: mark(config.masqueradeBit),
+    dropMark: mark(options.dropBit),
+    rejectMark: mark(options.rejectBit),
+    nodePortAddresses: config.nodePortAddresses.length === 0
+      ? null
+      : config.nodeIPs.filter((ip) => ofFamily(ip) && config.nodePortAddresses.some((cidr) => inCIDR(ip, cidr))),
+    leafSize: options.leafSize,
+  };
+}

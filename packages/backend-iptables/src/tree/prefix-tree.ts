@@ -1,0 +1,268 @@
+import { KeySpace, type Prefix } from './bits.js';
+
+/** Something placed in the tree: a destination whose key is an address (or a port) seen as bits. */
+export interface TreeItem {
+  /** Unique within the tree. */
+  readonly id: string;
+  readonly key: bigint;
+}
+
+export interface TreeOptions {
+  /** Bits of a key: 32 (IPv4), 128 (IPv6), 16 (port). */
+  readonly width: number;
+  /** Most items a leaf holds; a leaf whose items all share one key may hold more. Infinity: one flat chain. */
+  readonly capacity: number;
+  /** Chain of the root; every other node is `<root>-<n>`. */
+  readonly root: string;
+}
+
+/** One chain of the tree: an inner node (two children, tried in order) or a leaf (items). */
+export class TreeNode<T extends TreeItem> {
+  children: [TreeNode<T>, TreeNode<T>] | null = null;
+  items: Map<string, T> | null = null;
+  weight = 0;
+
+  constructor(readonly chain: string, public prefix: Prefix) {}
+}
+
+/** Chains to write and chains to delete since the last `takeChanges()`. */
+export interface TreeChanges<T extends TreeItem> {
+  readonly written: readonly TreeNode<T>[];
+  readonly removed: readonly string[];
+}
+
+/**
+ * A weight-balanced prefix tree: the dispatch structure of the iptables backend. Every node is a
+ * chain. An inner node has two children, each known by a prefix of the key, and a packet takes the
+ * first child whose prefix holds its destination (`-d 10.96.16.0/20 -j KPLANE-IPS-7`); a leaf holds
+ * at most `capacity` items, one rule each.
+ *
+ * Why ordered children instead of a plain radix trie: a trie's depth is bounded by the key width,
+ * not by log N (addresses 1, 2, 4, 8, ... make a trie of depth N). Here a split cuts a node's items
+ * at the trie node where the heavier side first holds at most 2/3 of them, so both children hold at
+ * most 2/3 (or one is a single key, a leaf). The second child keeps the covering prefix of the rest,
+ * which may hold the first child's prefix: first match wins, so each item still has exactly one path.
+ *
+ * Invariants, which give the depth bound:
+ * - an inner child weighs at most 3/4 of its parent (checked along the path of every change; a
+ *   node that breaks it is rebuilt, as in a scapegoat tree: amortised O(log N) per change);
+ * - an inner node weighs more than capacity/2 (else it merges into one leaf); a leaf splits above capacity.
+ * So a path holds at most 1 + log_{4/3}(2N/K) inner chains and one leaf (`depthBound`).
+ *
+ * Insert and remove walk one path and mark only the chains they change; `takeChanges()` hands them
+ * to the planner, so a change without a split, merge or rebuild rewrites one path.
+ */
+export class PrefixTree<T extends TreeItem> {
+  readonly root: TreeNode<T>;
+  /** Splits, merges and rebuilds so far: tests use it to tell a one-path change from a restructuring one. */
+  restructures = 0;
+  private readonly keys: KeySpace;
+  private readonly byChain = new Map<string, TreeNode<T>>();
+  private dirty = new Set<string>();
+  private removed = new Set<string>();
+  private counter = 0;
+
+  constructor(readonly options: TreeOptions) {
+    this.keys = new KeySpace(options.width);
+    this.root = new TreeNode<T>(options.root, { bits: 0n, length: 0 });
+    this.root.items = new Map();
+    this.byChain.set(this.root.chain, this.root);
+  }
+
+  /** Replaces every item with `items`, building a balanced tree with fresh chain names; the record of changes starts afresh (everything is to be written). */
+  build(items: Iterable<T>): void {
+    this.dropDescendants(this.root);
+    this.counter = 0;
+    this.grow(this.root, [...items].sort(compareItems));
+    this.dirty = new Set();
+    this.removed = new Set();
+  }
+
+  insert(item: T): void {
+    const path = [this.root];
+    let node = this.root;
+    while (node.children) {
+      node.weight++;
+      let child = node.children.find((candidate) => this.keys.contains(candidate.prefix, item.key));
+      if (!child) {
+        // No child holds the key: the last child may widen, since no later sibling can lose items to it.
+        child = node.children[1];
+        child.prefix = this.keys.widen(child.prefix, item.key);
+        this.dirty.add(node.chain);
+      }
+      path.push(child);
+      node = child;
+    }
+    if (node.items!.has(item.id)) throw new Error(`tree ${this.options.root}: item ${item.id} is already present`);
+    node.weight++;
+    node.items!.set(item.id, item);
+    this.dirty.add(node.chain);
+    if (node.weight > this.options.capacity && !singleKey(node)) this.regrow(node);
+    this.rebalance(path);
+  }
+
+  remove(item: T): void {
+    const path = this.path(item.key);
+    const leaf = path[path.length - 1]!;
+    if (!leaf.items?.delete(item.id)) throw new Error(`tree ${this.options.root}: item ${item.id} is not present`);
+    for (const node of path) node.weight--;
+    this.dirty.add(leaf.chain);
+    const parent = path[path.length - 2];
+    if (parent && leaf.weight === 0) this.absorb(parent, leaf);
+    const sparse = path.find((node) => node.children && 2 * node.weight <= this.options.capacity);
+    if (sparse) this.regrow(sparse);
+    this.rebalance(path);
+  }
+
+  /** The chains a packet to `key` walks through, root first (the last one is the leaf that holds the key, if any). */
+  path(key: bigint): TreeNode<T>[] {
+    const path = [this.root];
+    for (let node = this.root; node.children; ) {
+      const child = node.children.find((candidate) => this.keys.contains(candidate.prefix, key));
+      if (!child) break;
+      path.push(child);
+      node = child;
+    }
+    return path;
+  }
+
+  nodes(): IterableIterator<TreeNode<T>> {
+    return this.byChain.values();
+  }
+
+  node(chain: string): TreeNode<T> | undefined {
+    return this.byChain.get(chain);
+  }
+
+  get size(): number {
+    return this.root.weight;
+  }
+
+  /** Chains on the longest path from the root to a leaf. */
+  depth(node: TreeNode<T> = this.root): number {
+    return node.children ? 1 + Math.max(...node.children.map((child) => this.depth(child))) : 1;
+  }
+
+  takeChanges(): TreeChanges<T> {
+    const written = [...this.dirty].flatMap((chain) => this.byChain.get(chain) ?? []);
+    const removed = [...this.removed].filter((chain) => !this.byChain.has(chain));
+    this.dirty = new Set();
+    this.removed = new Set();
+    return { written, removed };
+  }
+
+  /** Rebuilds the highest node on `path` that has an inner child weighing more than 3/4 of it. */
+  private rebalance(path: readonly TreeNode<T>[]): void {
+    for (const node of path) {
+      if (!node.children) return;
+      if (node.children.some((child) => child.children && 4 * child.weight > 3 * node.weight)) {
+        this.regrow(node);
+        return;
+      }
+    }
+  }
+
+  /** A parent whose child emptied takes over the other child's content (and keeps its own, wider prefix). */
+  private absorb(parent: TreeNode<T>, empty: TreeNode<T>): void {
+    const sibling = parent.children![0] === empty ? parent.children![1] : parent.children![0];
+    for (const gone of [empty, sibling]) this.forget(gone);
+    parent.children = sibling.children;
+    parent.items = sibling.items;
+    this.dirty.add(parent.chain);
+    this.restructures++;
+  }
+
+  /** Rebuilds a subtree from its items (split, merge or rebalance), keeping the node's chain and prefix. */
+  private regrow(node: TreeNode<T>): void {
+    const items = [...this.items(node)].sort(compareItems);
+    this.dropDescendants(node);
+    this.grow(node, items);
+    this.dirty.add(node.chain);
+    this.restructures++;
+  }
+
+  private grow(node: TreeNode<T>, sorted: readonly T[]): void {
+    node.weight = sorted.length;
+    if (sorted.length <= this.options.capacity || sorted[0]!.key === sorted[sorted.length - 1]!.key) {
+      node.items = new Map(sorted.map((item) => [item.id, item]));
+      node.children = null;
+      return;
+    }
+    const [start, end] = this.split(sorted);
+    node.items = null;
+    node.children = [this.child(sorted.slice(start, end)), this.child([...sorted.slice(0, start), ...sorted.slice(end)])];
+  }
+
+  private child(sorted: readonly T[]): TreeNode<T> {
+    const node = new TreeNode<T>(`${this.options.root}-${++this.counter}`, this.keys.covering(sorted[0]!.key, sorted[sorted.length - 1]!.key));
+    this.byChain.set(node.chain, node);
+    this.dirty.add(node.chain);
+    this.grow(node, sorted);
+    return node;
+  }
+
+  /**
+   * The items of one trie node under `sorted` (a range [start, end)) weighing between 1/3 and 2/3 of
+   * all, or more when it is a single key: walk down the trie towards the heavier side until it holds
+   * at most 2/3. The heavier side holds at least half of its parent, so it then holds more than 1/3.
+   */
+  private split(sorted: readonly T[]): [number, number] {
+    let start = 0;
+    let end = sorted.length;
+    for (;;) {
+      const length = this.keys.commonLength(sorted[start]!.key, sorted[end - 1]!.key);
+      const middle = this.firstWithBit(sorted, start, end, length);
+      const [low, high] = middle - start >= end - middle ? [start, middle] : [middle, end];
+      if (3 * (high - low) <= 2 * sorted.length || sorted[low]!.key === sorted[high - 1]!.key) return [low, high];
+      [start, end] = [low, high];
+    }
+  }
+
+  /** First index in [start, end) whose key has a 1 at bit `index` (the range shares the bits before it, and starts with a 0 there). */
+  private firstWithBit(sorted: readonly T[], start: number, end: number, index: number): number {
+    let low = start + 1;
+    let high = end - 1;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (this.keys.bit(sorted[middle]!.key, index)) high = middle;
+      else low = middle + 1;
+    }
+    return low;
+  }
+
+  private *items(node: TreeNode<T>): Generator<T> {
+    if (node.items) yield* node.items.values();
+    for (const child of node.children ?? []) yield* this.items(child);
+  }
+
+  private dropDescendants(node: TreeNode<T>): void {
+    for (const child of node.children ?? []) this.forget(child);
+    node.children = null;
+    node.items = new Map();
+  }
+
+  private forget(node: TreeNode<T>): void {
+    for (const child of node.children ?? []) this.forget(child);
+    this.byChain.delete(node.chain);
+    this.dirty.delete(node.chain);
+    this.removed.add(node.chain);
+  }
+}
+
+/** Most chains a packet walks in a tree of `size` items with leaf capacity `capacity` (see PrefixTree). */
+export function depthBound(size: number, capacity: number): number {
+  return 2 * size <= capacity ? 1 : 2 + Math.floor(Math.log(2 * size / capacity) / Math.log(4 / 3));
+}
+
+function singleKey(leaf: TreeNode<TreeItem>): boolean {
+  let key: bigint | null = null;
+  for (const item of leaf.items!.values()) {
+    if (key !== null && item.key !== key) return false;
+    key = item.key;
+  }
+  return true;
+}
+
+function compareItems(a: TreeItem, b: TreeItem): number {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
