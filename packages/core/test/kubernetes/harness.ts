@@ -72,3 +72,20 @@ export function slice(serviceName: string, sliceName: string, ips: readonly stri
   metadata.labels = { ...metadata.labels, ...labels };
   return object;
 }
+
+/**
+ * Fills `server` with `services` ClusterIP Services, each with `slicesPerService` EndpointSlices of
+ * `endpointsPerSlice` ready endpoints, plus this node. Returns how many endpoints each Service has.
+ */
+export function fillCluster(server: FakeApiServer, services: number, slicesPerService: number, endpointsPerSlice: number): number {
+  server.apply(nodeObject(NODE));
+  for (let index = 0; index < services; index++) {
+    const name = `svc-${index}`;
+    server.apply(service(name, `10.96.${index >> 8}.${index & 255}`));
+    for (let sliceIndex = 0; sliceIndex < slicesPerService; sliceIndex++) {
+      const ips = Array.from({ length: endpointsPerSlice }, (_, host) => `10.${1 + (index >> 8)}.${index & 255}.${sliceIndex * endpointsPerSlice + host + 1}`);
+      server.apply(slice(name, `${name}-${sliceIndex}`, ips));
+    }
+  }
+  return slicesPerService * endpointsPerSlice;
+}
