@@ -95,6 +95,11 @@ export class FamilyTables {
     return this.planned(transaction, false);
   }
 
+  /** The model of kplane's chains in `table`, as written (tests and the bench read the kernel back against it). */
+  writtenChains(table: Table): Map<string, Rules> {
+    return new Map([...this.written.get(table)!].map(([chain, rules]) => [chain, rules === '' ? [] : rules.split('\n')]));
+  }
+
   private differs(table: Table, chain: string, rules: Rules): boolean {
     return this.written.get(table)!.get(chain) !== rules.join('\n');
   }

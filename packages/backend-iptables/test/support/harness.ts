@@ -1,4 +1,4 @@
-import { DEFAULT_CONFIG, createLogger, createProxy, type ProxyConfig, type SourceEvent } from '@kplane/core';
+import { DEFAULT_CONFIG, createLogger, createProxy, type Batch, type Executor, type ProxyConfig, type SourceEvent } from '@kplane/core';
 import { FakeClock } from '@kplane/core/testing';
 import plugin, { FakeIptables, type IptablesBackend } from '../../src/index.js';
 
@@ -11,11 +11,11 @@ export function remove(kind: 'Service' | 'EndpointSlice', name: string, namespac
 }
 
 /**
- * The iptables backend behind core's engine on a fake clock, writing into a FakeIptables: each
- * `change()` is one sync, and returns the batches that sync sent.
+ * The iptables backend behind core's engine, writing into a FakeIptables (or the kernel of a test
+ * namespace): each `change()` hands the engine some events and runs one sync to its end.
  */
-export function harness(options: Record<string, string> = {}, config: Partial<ProxyConfig> = {}, fake = new FakeIptables()) {
-  const clock = new FakeClock();
+export function harness<E extends Executor = FakeIptables>(options: Record<string, string> = {}, config: Partial<ProxyConfig> = {}, executor?: E) {
+  const target = executor ?? new FakeIptables();
   const proxy = createProxy({
     config: {
       ...DEFAULT_CONFIG,
@@ -24,38 +24,31 @@ export function harness(options: Record<string, string> = {}, config: Partial<Pr
       backendOptions: new Map(Object.entries({ mode: 'nft', ...options })),
       ...config,
     },
-    executor: fake,
+    executor: target,
     logger: createLogger('error'),
-    clock,
+    clock: new FakeClock(),
   }, plugin);
   const backend = proxy.backend as IptablesBackend;
 
-  const syncErrors = async (): Promise<number> => (await proxy.metrics.syncErrors.get()).values.reduce((sum, value) => sum + value.value, 0);
-
-  const sync = async (run: () => Promise<void>) => {
-    const before = fake.batches.length;
-    const errors = await syncErrors();
-    await run();
-    if ((await syncErrors()) !== errors) throw new Error('the sync failed (the error is logged above)');
-    return fake.batches.slice(before);
+  const recorded: readonly Batch[] = target instanceof FakeIptables ? target.batches : [];
+  /** One sync of `events`, run to its end (the first is full); returns the batches the Fake got. */
+  const sync = async (events: readonly SourceEvent[]) => {
+    const before = recorded.length;
+    proxy.engine.handle(events);
+    if (!(await proxy.engine.sync())) throw new Error('the sync failed (the error is logged above)');
+    return recorded.slice(before);
   };
 
   return {
     ...proxy,
     backend,
-    clock,
-    fake,
-    /** init() and the first (full) sync of `events`. */
-    start: (events: readonly SourceEvent[]) => sync(async () => {
+    executor: target as E,
+    /** init() and the first (full) sync. */
+    start: async (events: readonly SourceEvent[]) => {
       await backend.init();
-      proxy.engine.handle(events);
-      proxy.engine.start();
-      await clock.advance(0);
-    }),
-    /** One partial sync of `events`. */
-    change: (events: readonly SourceEvent[]) => sync(async () => {
-      proxy.engine.handle(events);
-      await clock.advance(DEFAULT_CONFIG.minSyncPeriodMs);
-    }),
+      return sync(events);
+    },
+    /** One partial sync. */
+    change: sync,
   };
 }
