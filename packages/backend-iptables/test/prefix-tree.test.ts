@@ -30,32 +30,33 @@ function tree(width: number, capacity: number, content: readonly Item[]): Prefix
   return built;
 }
 
-/** Checks every invariant the tree promises, for the items it should hold. */
+/** Checks every invariant the tree promises, for the items it should hold (plain checks, one assertion: 20,000 items stay fast). */
 function checkTree(built: PrefixTree<Item>, expected: readonly Item[]): void {
+  const problems: string[] = [];
   const holders = new Map<string, string[]>();
   const visit = (node: TreeNode<Item>): number => {
     if (node.items) {
       for (const id of node.items.keys()) holders.set(id, [...(holders.get(id) ?? []), node.chain]);
-      expect(node.items.size <= built.options.capacity || new Set([...node.items.values()].map((entry) => entry.key)).size === 1).toBe(true);
-      expect(node.weight).toBe(node.items.size);
+      if (node.items.size > built.options.capacity && new Set([...node.items.values()].map((entry) => entry.key)).size > 1) problems.push(`${node.chain} overfull`);
+      if (node.weight !== node.items.size) problems.push(`${node.chain} weight`);
       return node.weight;
     }
     const weight = node.children!.reduce((sum, child) => sum + visit(child), 0);
-    expect(node.weight).toBe(weight);
-    if (node !== built.root || built.size > 0) expect(2 * node.weight).toBeGreaterThan(built.options.capacity);
-    for (const child of node.children!) if (child.children) expect(4 * child.weight).toBeLessThanOrEqual(3 * node.weight);
+    if (node.weight !== weight) problems.push(`${node.chain} weight`);
+    if (2 * node.weight <= built.options.capacity) problems.push(`${node.chain} sparse`);
+    for (const child of node.children!) if (child.children && 4 * child.weight > 3 * node.weight) problems.push(`${child.chain} unbalanced`);
     return weight;
   };
   visit(built.root);
-  expect(built.size).toBe(expected.length);
+  if (built.size !== expected.length) problems.push(`size ${built.size}`);
   for (const entry of expected) {
     // Exactly one leaf holds the item, and the first-match walk of a packet to its key ends there.
-    expect(holders.get(entry.id)).toHaveLength(1);
-    const path = built.path(entry.key);
-    expect(path[path.length - 1]!.chain).toBe(holders.get(entry.id)![0]);
+    const leaves = holders.get(entry.id) ?? [];
+    if (leaves.length !== 1 || built.path(entry.key).at(-1)!.chain !== leaves[0]) problems.push(`${entry.id} in ${leaves.join(', ')}`);
   }
-  expect(holders.size).toBe(expected.length);
-  expect(built.depth()).toBeLessThanOrEqual(depthBound(built.size, built.options.capacity));
+  if (holders.size !== expected.length) problems.push(`${holders.size} items held`);
+  if (built.depth() > depthBound(built.size, built.options.capacity)) problems.push(`depth ${built.depth()}`);
+  expect(problems).toEqual([]);
 }
 
 describe('PrefixTree', () => {
@@ -111,7 +112,7 @@ describe('PrefixTree', () => {
       expect(built.depth()).toBeLessThanOrEqual(depthBound(20_000, 32));
     }
     expect(depthBound(20_000, 32)).toBe(26);
-  });
+  }, 30_000);
 
   it('keeps a single key with more items than a leaf holds in one leaf', () => {
     const ports = Array.from({ length: 40 }, (_, index) => item(0x0a600001n, 1000 + index));

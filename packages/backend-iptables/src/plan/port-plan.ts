@@ -62,7 +62,8 @@ export function planPort(state: ServicePortState, settings: FamilySettings): Por
   const addresses = clusterIPs.map((ip) => addressItem(ip, port, service, true));
   const nodePorts: NodePortItem[] = [];
 
-  if (externalIPs.length > 0 || loadBalancerIPs.length > 0 || port.nodePort !== null) {
+  const reachedFromOutside = externalIPs.length > 0 || loadBalancerIPs.length > 0 || port.nodePort !== null;
+  if (reachedFromOutside) {
     const ext = externalChain(port);
     let externalPick = service;
     if (!sameEndpoints(internal, external)) {
@@ -92,7 +93,7 @@ export function planPort(state: ServicePortState, settings: FamilySettings): Por
   }
 
   const affinity = port.affinityTimeoutSeconds !== null;
-  for (const endpoint of uniqueEndpoints([...internal, ...external])) {
+  for (const endpoint of uniqueEndpoints([...internal, ...(reachedFromOutside ? external : [])])) {
     const chain = endpointChain(port, endpoint);
     chains.set(chain, [
       // Hairpin: an endpoint reaching itself through the service must see a reply from the service.

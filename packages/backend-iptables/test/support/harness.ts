@@ -25,7 +25,7 @@ export function harness<E extends Executor = FakeIptables>(options: Record<strin
       ...config,
     },
     executor: target,
-    logger: createLogger('error'),
+    logger: createLogger(process.env.KPLANE_LOG ?? 'silent'),
     clock: new FakeClock(),
   }, plugin);
   const backend = proxy.backend as IptablesBackend;
@@ -35,7 +35,7 @@ export function harness<E extends Executor = FakeIptables>(options: Record<strin
   const sync = async (events: readonly SourceEvent[]) => {
     const before = recorded.length;
     proxy.engine.handle(events);
-    if (!(await proxy.engine.sync())) throw new Error('the sync failed (the error is logged above)');
+    if (!(await proxy.engine.sync())) throw new Error('the sync failed (KPLANE_LOG=error shows why)');
     return recorded.slice(before);
   };
 

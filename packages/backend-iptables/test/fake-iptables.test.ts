@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { ToolError } from '@kplane/core';
+import { FakeIptables, Transaction } from '../src/index.js';
+import { restoreBatch, saveQuery } from '../src/iptables/tools.js';
+
+const restore = (fake: FakeIptables, transaction: Transaction, mode: 'nft' | 'legacy' = 'nft', family: 4 | 6 = 4) =>
+  fake.apply(restoreBatch(mode, family, transaction.toString()));
+
+describe('Transaction', () => {
+  it('prints declarations, rule deletions, appends, insertions and chain deletions in that order, per table', () => {
+    const transaction = new Transaction()
+      .writeChain('nat', 'KPLANE-A', ['-j KPLANE-B'])
+      .writeChain('nat', 'KPLANE-B', [])
+      .deleteChain('nat', 'KPLANE-OLD')
+      .insertRule('nat', 'PREROUTING', '-j KPLANE-A')
+      .deleteRule('nat', 'OUTPUT', '-j KPLANE-OLD')
+      .writeChain('filter', 'KPLANE-F', ['-j DROP']);
+    expect(transaction.toString()).toBe([
+      '*nat', ':KPLANE-A - [0:0]', ':KPLANE-B - [0:0]', ':KPLANE-OLD - [0:0]', '-D OUTPUT -j KPLANE-OLD', '-A KPLANE-A -j KPLANE-B',
+      '-I PREROUTING -j KPLANE-A', '-X KPLANE-OLD', 'COMMIT',
+      '*filter', ':KPLANE-F - [0:0]', '-A KPLANE-F -j DROP', 'COMMIT', '',
+    ].join('\n'));
+    expect(new Transaction().empty).toBe(true);
+  });
+});
+
+describe('FakeIptables', () => {
+  it('applies restores and dumps the result in iptables-save format, per variant and family', async () => {
+    const fake = new FakeIptables();
+    await restore(fake, new Transaction().writeChain('nat', 'KPLANE-A', ['-m comment --comment "two words" -j ACCEPT']).insertRule('nat', 'PREROUTING', '-j KPLANE-A'));
+    expect(await fake.read(saveQuery('nft', 4, 'nat'))).toBe([
+      '*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]', ':KPLANE-A - [0:0]',
+      '-A PREROUTING -j KPLANE-A', '-A KPLANE-A -m comment --comment "two words" -j ACCEPT', 'COMMIT', '',
+    ].join('\n'));
+    expect(await fake.read(saveQuery('legacy', 4))).toBe('');
+    expect(await fake.read(saveQuery('nft', 6))).toBe('');
+  });
+
+  it('rewrites a declared chain: the declaration flushes it', async () => {
+    const fake = new FakeIptables();
+    await restore(fake, new Transaction().writeChain('nat', 'KPLANE-A', ['-j ACCEPT', '-j RETURN']));
+    await restore(fake, new Transaction().writeChain('nat', 'KPLANE-A', ['-j DROP']));
+    expect(fake.chains('nft', 4, 'nat').get('KPLANE-A')).toEqual(['-j DROP']);
+  });
+
+  it('refuses like the kernel, and a refused restore changes nothing', async () => {
+    const fake = new FakeIptables();
+    await restore(fake, new Transaction().writeChain('nat', 'KPLANE-A', ['-j KPLANE-B']).writeChain('nat', 'KPLANE-B', []));
+    const before = fake.dump('nft', 4);
+    const refusals: [Transaction, RegExp][] = [
+      [new Transaction().writeChain('nat', 'KPLANE-C', ['-j ACCEPT']).writeChain('nat', 'KPLANE-D', ['-j KPLANE-MISSING']), /Couldn't load target `KPLANE-MISSING'/],
+      [new Transaction().deleteChain('nat', 'KPLANE-B'), /referenced/],
+      [new Transaction().deleteRule('nat', 'PREROUTING', '-j KPLANE-A'), /Bad rule/],
+      [new Transaction().insertRule('nat', 'NOWHERE', '-j ACCEPT'), /Chain 'NOWHERE' does not exist/],
+    ];
+    for (const [transaction, message] of refusals) {
+      await expect(restore(fake, transaction)).rejects.toThrow(message);
+      await expect(restore(fake, transaction)).rejects.toBeInstanceOf(ToolError);
+      expect(fake.dump('nft', 4)).toBe(before);
+    }
+  });
+
+  it('deletes a chain when the same restore flushes whatever pointed at it', async () => {
+    const fake = new FakeIptables();
+    await restore(fake, new Transaction().writeChain('nat', 'KPLANE-A', ['-j KPLANE-B']).writeChain('nat', 'KPLANE-B', ['-j ACCEPT']));
+    await restore(fake, new Transaction().writeChain('nat', 'KPLANE-A', []).deleteChain('nat', 'KPLANE-B'));
+    expect([...fake.chains('nft', 4, 'nat').keys()]).not.toContain('KPLANE-B');
+  });
+
+  it('answers the plain -C, -I and -D commands', async () => {
+    const fake = new FakeIptables();
+    const rule = ['FORWARD', '-m', 'comment', '--comment', 'an accept rule', '-j', 'ACCEPT'];
+    await expect(fake.read({ tool: 'iptables-legacy', args: ['-w', '5', '-C', ...rule] })).rejects.toBeInstanceOf(ToolError);
+    await fake.apply({ tool: 'iptables-legacy', args: ['-w', '5', '-I', 'FORWARD', '1', ...rule.slice(1)], input: '' });
+    await expect(fake.read({ tool: 'iptables-legacy', args: ['-w', '5', '-C', ...rule] })).resolves.toBe('');
+    expect(fake.chains('legacy', 4, 'filter').get('FORWARD')).toEqual(['-m comment --comment "an accept rule" -j ACCEPT']);
+    await fake.apply({ tool: 'iptables-legacy', args: ['-w', '5', '-D', ...rule], input: '' });
+    expect(fake.chains('legacy', 4, 'filter').get('FORWARD')).toEqual([]);
+  });
+});
