@@ -5,7 +5,7 @@ import { ExecNft } from './nft/nft-client.js';
 export { NFT_CLIENT, NftBackend } from './nft-backend.js';
 export { ExecNft, type NftClient, type TableContents } from './nft/nft-client.js';
 export { FakeNft, FakeNftError } from './nft/fake-nft.js';
-export { NftTransaction, type NftFamily, type NftObject, type NftOperation } from './nft/transaction.js';
+export { NftTransaction, type NftElement, type NftFamily, type NftObject, type NftOperation } from './nft/transaction.js';
 
 /** `--backend nft`: the nftables backend, writing through `nft -f` (rebind NFT_CLIENT to a FakeNft in tests). */
 export default new ContainerModule(({ bind }) => {

@@ -98,11 +98,22 @@ export class NftBackend implements DataplaneBackend {
 
 /** Transactions of at most `limit` elements each: the setup goes first, the swap last. */
 function chunk(setup: readonly NftOperation[], elements: readonly NftOperation[], swap: readonly NftOperation[], limit: number): NftTransaction[] {
-  const transactions: NftTransaction[] = [];
-  for (let start = 0; start === 0 || start < elements.length; start += limit) {
-    const tx = new NftTransaction(TABLE);
-    tx.operations.push(...(start === 0 ? setup : []), ...elements.slice(start, start + limit));
-    transactions.push(tx);
+  const transactions = [new NftTransaction(TABLE)];
+  transactions[0]!.operations.push(...setup);
+  let room = limit;
+  for (const operation of elements) {
+    if (operation.object.kind !== 'elements') throw new Error('only elements are chunked');
+    const { set, elements: list } = operation.object;
+    for (let start = 0; start < list.length;) {
+      if (room === 0) {
+        transactions.push(new NftTransaction(TABLE));
+        room = limit;
+      }
+      const piece = list.slice(start, start + room);
+      transactions.at(-1)!.operations.push({ ...operation, object: { kind: 'elements', set, elements: piece } });
+      start += piece.length;
+      room -= piece.length;
+    }
   }
   transactions.at(-1)!.operations.push(...swap);
   return transactions;

@@ -121,16 +121,18 @@ function apply(tables: Map<string, FakeTable>, { verb, family, table: tableName,
       }
       return;
     }
-    case 'element': {
+    case 'elements': {
       const set = must(table.sets.get(object.set), 'no such set');
-      if (verb === 'add') {
-        if (set.elements.has(object.key) && set.elements.get(object.key) !== object.value) throw new Error('element exists with another value');
-        if (object.value !== undefined) checkReferences(table, object.value);
-        set.elements.set(object.key, object.value);
-      } else if (verb === 'delete') {
-        must(set.elements.delete(object.key), 'no such element');
-      } else {
-        throw new Error('unsupported');
+      for (const { key, value } of object.elements) {
+        if (verb === 'add') {
+          if (set.elements.has(key) && set.elements.get(key) !== value) throw new Error(`element ${key} exists with another value`);
+          if (value !== undefined) checkReferences(table, value);
+          set.elements.set(key, value);
+        } else if (verb === 'delete') {
+          must(set.elements.delete(key), `no such element ${key}`);
+        } else {
+          throw new Error('unsupported');
+        }
       }
     }
   }
@@ -163,7 +165,7 @@ function describe(object: NftObject): string {
     case 'table': return 'table';
     case 'chain': return `chain ${object.name}`;
     case 'rule': return `rule in ${object.chain}`;
-    case 'element': return `element ${object.key} of ${object.set}`;
+    case 'elements': return `elements of ${object.set}`;
     default: return `${object.kind} ${object.name}`;
   }
 }

@@ -17,7 +17,13 @@ export type NftObject =
   | { readonly kind: 'chain'; readonly name: string; readonly base?: BaseChainSpec }
   | { readonly kind: 'rule'; readonly chain: string; readonly rule: string }
   | { readonly kind: 'set' | 'map'; readonly name: string; readonly spec: string }
-  | { readonly kind: 'element'; readonly set: string; readonly key: string; readonly value?: string };
+  /** Elements of one set or map, written as one command (values are ignored when deleting). */
+  | { readonly kind: 'elements'; readonly set: string; readonly elements: readonly NftElement[] };
+
+export interface NftElement {
+  readonly key: string;
+  readonly value?: string;
+}
 
 export type NftVerb = 'add' | 'delete' | 'flush';
 
@@ -50,23 +56,9 @@ export class NftTransaction {
     return this.operations.length;
   }
 
-  /** The `nft -f` text. Consecutive element operations on one set share one command. */
+  /** The `nft -f` text. */
   render(): string {
-    const lines: string[] = [];
-    const groups: { head: string; items: string[] }[] = [];
-    for (const { verb, family, table, object } of this.operations) {
-      if (object.kind !== 'element') {
-        lines.push(...groups.splice(0).map(renderGroup), renderOperation(verb, family, table, object));
-        continue;
-      }
-      const head = `${verb} element ${family} ${table} ${object.set}`;
-      const item = object.value === undefined || verb === 'delete' ? object.key : `${object.key} : ${object.value}`;
-      const last = groups.at(-1);
-      if (last?.head === head) last.items.push(item);
-      else groups.push({ head, items: [item] });
-    }
-    lines.push(...groups.map(renderGroup));
-    return lines.length > 0 ? `${lines.join('\n')}\n` : '';
+    return this.operations.map(({ verb, family, table, object }) => `${renderOperation(verb, family, table, object)}\n`).join('');
   }
 
   private push(verb: NftVerb, family: NftFamily, object: NftObject): this {
@@ -75,11 +67,7 @@ export class NftTransaction {
   }
 }
 
-function renderGroup(group: { head: string; items: readonly string[] }): string {
-  return `${group.head} { ${group.items.join(', ')} }`;
-}
-
-function renderOperation(verb: NftVerb, family: NftFamily, table: string, object: Exclude<NftObject, { kind: 'element' }>): string {
+function renderOperation(verb: NftVerb, family: NftFamily, table: string, object: NftObject): string {
   switch (object.kind) {
     case 'table':
       return verb === 'add' && object.comment ? `add table ${family} ${table} { comment ${JSON.stringify(object.comment)}; }` : `${verb} table ${family} ${table}`;
@@ -92,5 +80,9 @@ function renderOperation(verb: NftVerb, family: NftFamily, table: string, object
     case 'set':
     case 'map':
       return verb === 'add' ? `add ${object.kind} ${family} ${table} ${object.name} { ${object.spec} }` : `${verb} ${object.kind} ${family} ${table} ${object.name}`;
+    case 'elements': {
+      const items = object.elements.map(({ key, value }) => (value === undefined || verb === 'delete' ? key : `${key} : ${value}`));
+      return `${verb} element ${family} ${table} ${object.set} { ${items.join(', ')} }`;
+    }
   }
 }

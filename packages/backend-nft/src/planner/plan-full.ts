@@ -2,8 +2,8 @@ import type { ProxyConfig, ProxyState } from '@kplane/core';
 import { NftTransaction, type NftFamily, type NftOperation } from '../nft/transaction.js';
 import { contribute } from './contribution.js';
 import { baseChains, generationLayout, generationName, generationOf, pickChainName, pickChainRule, TABLE, TABLE_COMMENT } from './layout.js';
-import { parsePick } from './plan-partial.js';
-import { TableDraft, WrittenTable } from './written-table.js';
+import { ElementsBySet, parsePick } from './plan-partial.js';
+import { WrittenTable } from './written-table.js';
 
 /** A full sync of one family, in three phases that may be split across transactions at element boundaries. */
 export interface FullPlan {
@@ -19,11 +19,12 @@ export interface FullPlan {
 
 export function planFull(family: NftFamily, state: ProxyState, config: ProxyConfig, previous: WrittenTable): FullPlan {
   const generation = previous.generation + 1;
-  const next = new WrittenTable();
-  next.generation = generation;
-  const draft = new TableDraft(next);
-  for (const port of state.values()) draft.replace(port.servicePort.key, contribute(port, family, generation));
-  draft.commit();
+  const bySet = new ElementsBySet();
+  const next = WrittenTable.build(
+    generation,
+    mapIterable(state.values(), (port) => [port.servicePort.key, contribute(port, family, generation)]),
+    (element) => bySet.push(element.set, element),
+  );
 
   const setup = new NftTransaction(TABLE);
   setup.add(family, { kind: 'table', comment: TABLE_COMMENT });
@@ -43,10 +44,7 @@ export function planFull(family: NftFamily, state: ProxyState, config: ProxyConf
   for (const [name, rules] of next.affinityChains) for (const rule of rules) setup.add(family, { kind: 'rule', chain: name, rule });
 
   const elements = new NftTransaction(TABLE);
-  for (const [id, claims] of next.claims) {
-    const [set, key] = id.split('\u0000') as [string, string];
-    elements.add(family, { kind: 'element', set: generationName(set, generation), key, value: claims[0]!.value });
-  }
+  for (const [set, list] of bySet) elements.add(family, { kind: 'elements', set: generationName(set, generation), elements: list });
 
   const swap = new NftTransaction(TABLE);
   for (const base of bases) {
@@ -62,6 +60,10 @@ export function planFull(family: NftFamily, state: ProxyState, config: ProxyConf
   for (const name of previous.affinitySets.keys()) if (!next.affinitySets.has(name)) swap.delete(family, { kind: 'set', name, spec: '' });
 
   return { setup: setup.operations, elements: elements.operations, swap: swap.operations, next };
+}
+
+function* mapIterable<T, U>(items: Iterable<T>, map: (item: T) => U): Generator<U> {
+  for (const item of items) yield map(item);
 }
 
 /** Every generation object in the kernel before this sync: from the start-up listing, or from the model. */

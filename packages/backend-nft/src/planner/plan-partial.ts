@@ -1,5 +1,5 @@
 import type { ProxyState, ServicePortKey } from '@kplane/core';
-import type { NftFamily, NftTransaction } from '../nft/transaction.js';
+import type { NftElement, NftFamily, NftTransaction } from '../nft/transaction.js';
 import { contribute, type Contribution } from './contribution.js';
 import { generationName, pickChainName, pickChainRule, type Pick, type PickKind, type TransportProtocol } from './layout.js';
 import { TableDraft, type WrittenTable } from './written-table.js';
@@ -32,16 +32,14 @@ export function planPartial(tx: NftTransaction, family: NftFamily, table: Writte
     for (const rule of chain.rules) tx.add(family, { kind: 'rule', chain: chain.name, rule });
   }
 
-  const adds: { set: string; key: string; value: string | undefined }[] = [];
-  for (const [id, element] of draft.touched) {
-    const before = table.kernelElement(id);
-    const after = draft.kernelElement(id);
-    if (before && after && before.value === after.value) continue;
-    const set = generationName(element.set, table.generation);
-    if (before) tx.delete(family, { kind: 'element', set, key: element.key });
-    if (after) adds.push({ set, key: element.key, value: after.value });
+  const deletes = new ElementsBySet();
+  const adds = new ElementsBySet();
+  for (const { set, key, before, after } of draft.elementChanges()) {
+    if (before) deletes.push(set, { key });
+    if (after) adds.push(set, { key, value: after.value });
   }
-  for (const element of adds) tx.add(family, { kind: 'element', ...element });
+  for (const [set, elements] of deletes) tx.delete(family, { kind: 'elements', set: generationName(set, table.generation), elements });
+  for (const [set, elements] of adds) tx.add(family, { kind: 'elements', set: generationName(set, table.generation), elements });
 
   for (const name of affinity.removedChains) tx.flush(family, { kind: 'chain', name });
   for (const name of affinity.removedChains) tx.delete(family, { kind: 'chain', name });
@@ -51,6 +49,15 @@ export function planPartial(tx: NftTransaction, family: NftFamily, table: Writte
     tx.flush(family, { kind: 'chain', name }).delete(family, { kind: 'chain', name });
   }
   return draft;
+}
+
+/** Elements grouped by set, so that each set gets one command. */
+export class ElementsBySet extends Map<string, NftElement[]> {
+  push(set: string, element: NftElement): void {
+    const list = this.get(set);
+    if (list) list.push(element);
+    else this.set(set, [element]);
+  }
 }
 
 /** `pick:tcp:3` → the pick chain it stands for. */

@@ -3,10 +3,14 @@ import type { TableContents } from '../nft/nft-client.js';
 import { isAffinityObject, type Contribution, type Element, type NamedChain, type NamedSet } from './contribution.js';
 import { generationOf } from './layout.js';
 
-interface Claim {
-  readonly owner: ServicePortKey;
-  readonly value: string | undefined;
-}
+/**
+ * The service ports that want an element, by set then key: one port (nearly always), or several in
+ * claim order. The first one's contribution says the element's value in the kernel. Owners, not
+ * values, are stored: the strings are shared with the contributions, so the model costs little more
+ * than the Map entries.
+ */
+type Owners = ServicePortKey | readonly ServicePortKey[];
+type Claims = Map<string, Map<string, Owners>>;
 
 /** What an element looks like in the kernel: absent, or present with a value (undefined for plain sets). */
 export type KernelElement = { readonly value: string | undefined } | null;
@@ -20,8 +24,8 @@ export type KernelElement = { readonly value: string | undefined } | null;
 export class WrittenTable {
   generation = 0;
   readonly contributions = new Map<ServicePortKey, Contribution>();
-  readonly claims = new Map<string, readonly Claim[]>();
-  /** Pick chains in the kernel (`kind:count`) and how many verdicts jump to each. */
+  readonly claims: Claims = new Map();
+  /** Pick chains in the kernel (`kind:protocol:count`) and how many verdicts jump to each. */
   readonly pickRefs = new Map<string, number>();
   /** Affinity chains and sets in the kernel, with the rules and specs they were written with. */
   readonly affinityChains = new Map<string, readonly string[]>();
@@ -41,14 +45,36 @@ export class WrittenTable {
     return table;
   }
 
-  kernelElement(id: string): KernelElement {
-    const claims = this.claims.get(id);
-    return claims && claims.length > 0 ? { value: claims[0]!.value } : null;
+  /**
+   * A model built in one go from every port's contribution (what a full sync writes). `written`
+   * receives each element as the kernel will hold it: the first claim on it.
+   */
+  static build(generation: number, contributions: Iterable<[ServicePortKey, Contribution]>, written: (element: Element) => void): WrittenTable {
+    const table = new WrittenTable();
+    table.generation = generation;
+    for (const [key, contribution] of contributions) {
+      table.contributions.set(key, contribution);
+      for (const element of contribution.elements) {
+        const keys = setClaims(table.claims, element.set);
+        const owners = keys.get(element.key);
+        if (owners === undefined) {
+          keys.set(element.key, key);
+          written(element);
+        } else {
+          keys.set(element.key, [...ownerList(owners), key]);
+        }
+      }
+      for (const pick of contribution.picks) table.pickRefs.set(pick, (table.pickRefs.get(pick) ?? 0) + 1);
+      for (const chain of contribution.affinity.chains) table.affinityChains.set(chain.name, chain.rules);
+      for (const set of contribution.affinity.sets) table.affinitySets.set(set.name, set.spec);
+    }
+    return table;
   }
-}
 
-export function elementId(element: Pick<Element, 'set' | 'key'>): string {
-  return `${element.set}\u0000${element.key}`;
+  kernelElement(set: string, key: string): KernelElement {
+    const owners = this.claims.get(set)?.get(key);
+    return owners === undefined ? null : { value: valueOf(this.contributions.get(firstOwner(owners)), set, key) };
+  }
 }
 
 /**
@@ -57,12 +83,11 @@ export function elementId(element: Pick<Element, 'set' | 'key'>): string {
  */
 export class TableDraft {
   private readonly contributions = new Map<ServicePortKey, Contribution | null>();
-  private readonly claims = new Map<string, readonly Claim[]>();
+  /** Staged owners of touched elements (empty: the element goes). */
+  private readonly claims = new Map<string, Map<string, readonly ServicePortKey[]>>();
   private readonly pickRefs = new Map<string, number>();
   private readonly affinityChains = new Map<string, readonly string[] | null>();
   private readonly affinitySets = new Map<string, string | null>();
-  /** Elements touched, by id, with the set and key they stand for. */
-  readonly touched = new Map<string, Element>();
   readonly touchedPicks = new Set<string>();
 
   constructor(readonly table: WrittenTable) {}
@@ -75,8 +100,8 @@ export class TableDraft {
   /** Replaces what one service port contributes. */
   replace(key: ServicePortKey, next: Contribution | undefined): void {
     const previous = this.contribution(key);
-    for (const element of previous?.elements ?? []) this.release(key, element);
-    for (const element of next?.elements ?? []) this.claim(key, element);
+    for (const element of previous?.elements ?? []) this.stage(element, this.ownersOf(element).filter((owner) => owner !== key));
+    for (const element of next?.elements ?? []) this.stage(element, [...this.ownersOf(element), key]);
     for (const pick of previous?.picks ?? []) this.countPick(pick, -1);
     for (const pick of next?.picks ?? []) this.countPick(pick, +1);
     for (const chain of previous?.affinity.chains ?? []) this.affinityChains.set(chain.name, null);
@@ -86,16 +111,22 @@ export class TableDraft {
     this.contributions.set(key, next ?? null);
   }
 
-  kernelElement(id: string): KernelElement {
-    const claims = this.claims.get(id) ?? this.table.claims.get(id);
-    return claims && claims.length > 0 ? { value: claims[0]!.value } : null;
+  /** Elements whose kernel state changes: `before` and `after` as the kernel holds them. */
+  *elementChanges(): Generator<{ set: string; key: string; before: KernelElement; after: KernelElement }> {
+    for (const [set, keys] of this.claims) {
+      for (const [key, owners] of keys) {
+        const before = this.table.kernelElement(set, key);
+        const after = owners.length === 0 ? null : { value: valueOf(this.contribution(firstOwner(owners)), set, key) };
+        if (before?.value !== after?.value || (before === null) !== (after === null)) yield { set, key, before, after };
+      }
+    }
   }
 
   pickCount(pick: string): number {
     return this.pickRefs.get(pick) ?? this.table.pickRefs.get(pick) ?? 0;
   }
 
-  /** Affinity chains and sets that change: created or rewritten (`next` set), or removed (`next` null). */
+  /** Affinity chains and sets that change: created or rewritten, or removed. */
   affinityChanges(): { chains: { chain: NamedChain; existed: boolean }[]; removedChains: string[]; sets: NamedSet[]; removedSets: string[] } {
     const chains: { chain: NamedChain; existed: boolean }[] = [];
     const removedChains: string[] = [];
@@ -123,9 +154,12 @@ export class TableDraft {
       if (contribution) table.contributions.set(key, contribution);
       else table.contributions.delete(key);
     }
-    for (const [id, claims] of this.claims) {
-      if (claims.length > 0) table.claims.set(id, claims);
-      else table.claims.delete(id);
+    for (const [set, keys] of this.claims) {
+      const written = setClaims(table.claims, set);
+      for (const [key, owners] of keys) {
+        if (owners.length === 0) written.delete(key);
+        else written.set(key, owners.length === 1 ? owners[0]! : owners);
+      }
     }
     for (const [pick, count] of this.pickRefs) {
       if (count > 0) table.pickRefs.set(pick, count);
@@ -141,20 +175,40 @@ export class TableDraft {
     }
   }
 
-  private claim(owner: ServicePortKey, element: Element): void {
-    const id = elementId(element);
-    this.touched.set(id, element);
-    this.claims.set(id, [...(this.claims.get(id) ?? this.table.claims.get(id) ?? []), { owner, value: element.value }]);
+  private ownersOf(element: Element): readonly ServicePortKey[] {
+    const staged = this.claims.get(element.set)?.get(element.key);
+    if (staged) return staged;
+    const written = this.table.claims.get(element.set)?.get(element.key);
+    return written === undefined ? [] : ownerList(written);
   }
 
-  private release(owner: ServicePortKey, element: Element): void {
-    const id = elementId(element);
-    this.touched.set(id, element);
-    this.claims.set(id, (this.claims.get(id) ?? this.table.claims.get(id) ?? []).filter((claim) => claim.owner !== owner));
+  private stage(element: Element, owners: readonly ServicePortKey[]): void {
+    let keys = this.claims.get(element.set);
+    if (!keys) this.claims.set(element.set, (keys = new Map()));
+    keys.set(element.key, owners);
   }
 
   private countPick(pick: string, delta: number): void {
     this.touchedPicks.add(pick);
     this.pickRefs.set(pick, this.pickCount(pick) + delta);
   }
+}
+
+function setClaims(claims: Claims, set: string): Map<string, Owners> {
+  let keys = claims.get(set);
+  if (!keys) claims.set(set, (keys = new Map()));
+  return keys;
+}
+
+function ownerList(owners: Owners): readonly ServicePortKey[] {
+  return typeof owners === 'string' ? [owners] : owners;
+}
+
+function firstOwner(owners: Owners | readonly ServicePortKey[]): ServicePortKey {
+  return typeof owners === 'string' ? owners : owners[0]!;
+}
+
+/** The value a port's contribution gives an element. */
+function valueOf(contribution: Contribution | undefined, set: string, key: string): string | undefined {
+  return contribution?.elements.find((element) => element.set === set && element.key === key)?.value;
 }

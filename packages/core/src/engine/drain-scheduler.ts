@@ -19,7 +19,7 @@ export class DrainScheduler {
 
   /** Starts drains for endpoints that left the selection; stops those that came back. */
   update(key: ServicePortKey, previous: SelectedServicePort | undefined, current: SelectedServicePort | undefined): void {
-    if (!current) {
+    if (!current || (!previous && !this.drains.has(key))) {
       this.drains.delete(key);
       return;
     }
@@ -38,7 +38,7 @@ export class DrainScheduler {
 
   draining(key: ServicePortKey): readonly Endpoint[] {
     const drains = this.drains.get(key);
-    return drains ? [...drains.values()].map((drain) => drain.endpoint) : [];
+    return drains ? [...drains.values()].map((drain) => drain.endpoint) : NONE;
   }
 
   get count(): number {
@@ -70,6 +70,8 @@ export class DrainScheduler {
     return changed;
   }
 }
+
+const NONE: readonly Endpoint[] = Object.freeze([]);
 
 function selectedEndpoints(port: SelectedServicePort): Endpoint[] {
   return [...port.internalEndpoints, ...port.externalEndpoints];

@@ -24,6 +24,7 @@ export class DesiredState implements ProxyState {
   }
 
   private withDrains(port: SelectedServicePort): ServicePortState {
-    return { ...port, draining: this.drains.draining(port.servicePort.key) };
+    const draining = this.drains.draining(port.servicePort.key);
+    return draining.length === 0 ? port : { ...port, draining };
   }
 }

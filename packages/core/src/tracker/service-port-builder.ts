@@ -1,21 +1,23 @@
-import type { Endpoint, ServicePort } from '../model/service-port.js';
+import type { Endpoint, ServicePort, ServicePortState } from '../model/service-port.js';
 import type { ValidEndpointSlice, ValidService } from '../validation/validate.js';
 import { selectEndpoints, type NodeLocation } from './endpoint-selection.js';
 
-/** A service port with its endpoints merged from every slice and the selection made for new connections. */
-export interface SelectedServicePort {
-  readonly servicePort: ServicePort;
-  readonly endpoints: readonly Endpoint[];
-  readonly internalEndpoints: readonly Endpoint[];
-  readonly externalEndpoints: readonly Endpoint[];
-}
+/**
+ * A service port with its endpoints merged from every slice and the selection made for new
+ * connections. It is already a ServicePortState with no drains: the engine lays drains over it
+ * only for the few ports that have some, so a full sync allocates nothing per port.
+ */
+export type SelectedServicePort = ServicePortState;
+
+const NO_DRAINS: readonly Endpoint[] = Object.freeze([]);
 
 /** Builds the selected state of every port of one Service from the Service and its EndpointSlices. */
 export function buildServicePorts(service: ValidService, slices: Iterable<ValidEndpointSlice>, node: NodeLocation): SelectedServicePort[] {
   const sliceList = [...slices];
   return service.ports.map((servicePort) => {
     const endpoints = mergeEndpoints(servicePort, sliceList);
-    return { servicePort, endpoints, ...selectEndpoints(servicePort, endpoints, node) };
+    const { internalEndpoints, externalEndpoints } = selectEndpoints(servicePort, endpoints, node);
+    return { servicePort, endpoints, internalEndpoints, externalEndpoints, draining: NO_DRAINS };
   });
 }
 
@@ -30,8 +32,9 @@ function mergeEndpoints(servicePort: ServicePort, slices: readonly ValidEndpoint
     const slicePort = slice.ports.find((port) => port.name === servicePort.portName && port.protocol === servicePort.protocol);
     if (!slicePort) continue;
     for (const sliceEndpoint of slice.endpoints) {
-      const endpoint: Endpoint = { ...sliceEndpoint, family: slice.family, port: slicePort.port };
-      const address = `${endpoint.ip}|${endpoint.port}`;
+      const { ip, ready, serving, terminating, nodeName, zone, hintZones } = sliceEndpoint;
+      const endpoint: Endpoint = { ip, family: slice.family, port: slicePort.port, ready, serving, terminating, nodeName, zone, hintZones };
+      const address = `${ip}|${slicePort.port}`;
       const known = byAddress.get(address);
       if (!known || (!known.ready && endpoint.ready)) byAddress.set(address, endpoint);
     }
