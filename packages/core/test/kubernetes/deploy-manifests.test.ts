@@ -5,7 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import { Command } from 'commander';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
-import { ConfigMap, ServiceAccount } from 'kubernetes-models/v1';
+import { ConfigMap, Pod, ServiceAccount } from 'kubernetes-models/v1';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { addProxyOptions, resolveProxyOptions } from '../../src/cli/proxy-options.js';
@@ -15,6 +15,7 @@ import { FakeApiServer } from '../support/fake-api-server/index.js';
 import { fillCluster, startProxy } from './harness.js';
 
 const DIRECTORY = new URL('../../../../deploy/kubernetes/', import.meta.url).pathname;
+const MIGRATION = new URL('../../../../deploy/migration/', import.meta.url).pathname;
 
 /** kubernetes-models' schema validators (types, required fields, enums), offline. */
 const MODELS: Record<string, { validate(this: void, object: object): void }> = {
@@ -23,6 +24,7 @@ const MODELS: Record<string, { validate(this: void, object: object): void }> = {
   ClusterRoleBinding: { validate: (object) => new ClusterRoleBinding(object as ConstructorParameters<typeof ClusterRoleBinding>[0]).validate() },
   ConfigMap: { validate: (object) => new ConfigMap(object as ConstructorParameters<typeof ConfigMap>[0]).validate() },
   ServiceAccount: { validate: (object) => new ServiceAccount(object as ConstructorParameters<typeof ServiceAccount>[0]).validate() },
+  Pod: { validate: (object) => new Pod(object as ConstructorParameters<typeof Pod>[0]).validate() },
 };
 
 interface Manifest {
@@ -106,6 +108,20 @@ describe('deploy/kubernetes', () => {
     const command = addProxyOptions(new Command().exitOverride()).parse(args.slice(1), { from: 'user' });
     const options = resolveProxyOptions(command, createLogger('silent'));
     expect(options).toMatchObject({ backend: 'nft', source: 'kubernetes', healthzBindAddress: '0.0.0.0:10256', kubeApiQps: 5, kubeApiBurst: 10, config: { nodeName: 'node-a' } });
+  });
+
+  it('migration pods run kube-proxy\'s --cleanup and kplane cleanup on one node, with the host access they need', () => {
+    const pods = Object.fromEntries(readdirSync(MIGRATION).map((file) => [file, parse(readFileSync(join(MIGRATION, file), 'utf8')) as Pod]));
+    expect(Object.keys(pods).sort()).toEqual(['kplane-cleanup.yaml', 'kube-proxy-cleanup.yaml']);
+    for (const pod of Object.values(pods)) {
+      expect(() => MODELS.Pod!.validate(pod)).not.toThrow();
+      expect(unknownFields(pod, 'V1Pod', 'Pod')).toEqual([]);
+      expect(pod.spec).toMatchObject({ nodeName: 'node-to-migrate', hostNetwork: true, restartPolicy: 'Never' });
+      expect(pod.spec!.containers[0]!.securityContext?.privileged).toBe(true);
+      expect(pod.spec!.containers[0]!.volumeMounts!.map((mount) => mount.mountPath).sort()).toEqual(['/lib/modules', '/run/xtables.lock']);
+    }
+    expect(pods['kube-proxy-cleanup.yaml']!.spec!.containers[0]!.command).toContain('--cleanup');
+    expect(pods['kplane-cleanup.yaml']!.spec!.containers[0]!).toMatchObject({ image: find<DaemonSet>('DaemonSet').spec!.template.spec!.containers[0]!.image, args: ['cleanup', '--backend=nft'] });
   });
 
   describe('the ClusterRole', () => {
