@@ -3,17 +3,21 @@ import { execa } from 'execa';
 import { NamespaceAgent } from './agent.js';
 import { NetnsExecutor } from './netns-executor.js';
 
-/** A pod of the sandbox: a namespace on the node's pod bridge, serving TCP and UDP. */
-export interface SandboxPod {
+/** What a sandbox pod is: its addresses (inside 10.244.0.0/16 and fd00:10:244::/48) and the ports it serves. */
+export interface PodSpec {
   readonly name: string;
   readonly ipv4: string;
   readonly ipv6: string;
   /** The node the EndpointSlices say it runs on (all pods share one kernel; only Local policies care). */
   readonly nodeName: string;
-  readonly agent: NamespaceAgent;
+  readonly tcp: readonly number[];
+  readonly udp: readonly number[];
 }
 
-export const POD_PORTS = { tcp: [8080, 9090], udp: [5353] } as const;
+/** A pod of the sandbox: a namespace on the node's pod bridge, answering on its ports. */
+export interface SandboxPod extends PodSpec {
+  readonly agent: NamespaceAgent;
+}
 
 /**
  * The fixed addressing of every sandbox. Only namespace names are unique per sandbox, so sandboxes
@@ -32,15 +36,21 @@ export const SANDBOX_NETWORK = {
   outsider: { ipv4: '192.168.51.2', ipv6: 'fd00:51::2' },
 } as const;
 
-const POD_LAYOUT: readonly { name: string; host: number; remote?: boolean }[] = [
-  { name: 'a', host: 11 }, { name: 'b', host: 12 }, { name: 'c', host: 13 }, { name: 'd', host: 14 }, { name: 'r', host: 21, remote: true },
+/** The conformance kit's pods: a-d on this node, r on another; each serves TCP 8080 and 9090 and UDP 5353. */
+export const KIT_PODS: readonly PodSpec[] = [
+  ...['a', 'b', 'c', 'd'].map((name, index) => kitPod(name, 1, 11 + index, SANDBOX_NETWORK.nodeName)),
+  kitPod('r', 2, 21, SANDBOX_NETWORK.otherNodeName),
 ];
+
+function kitPod(name: string, subnet: number, host: number, nodeName: string): PodSpec {
+  return { name, ipv4: `10.244.${subnet}.${host}`, ipv6: `fd00:10:244:${subnet}::${host}`, nodeName, tcp: [8080, 9090], udp: [5353] };
+}
 
 /**
  * A sandbox of network namespaces: a node (where the backend programs its rules; it routes between
- * everything), pods a-d on this node and r "on another node" behind the node's pod bridge, a
- * client pod, and two outside clients behind the node's external interfaces. Nothing outside
- * these namespaces is touched.
+ * everything), pods behind the node's pod bridge (the kit's a-d and r by default), a client pod,
+ * and two outside clients behind the node's external interfaces. Nothing outside these namespaces
+ * is touched.
  */
 export class Sandbox {
   readonly executor: NetnsExecutor;
@@ -61,10 +71,10 @@ export class Sandbox {
     return `${this.prefix}-node`;
   }
 
-  static async create(): Promise<Sandbox> {
-    const sandbox = new Sandbox(`kpc${randomBytes(3).toString('hex')}`);
+  static async create(pods: readonly PodSpec[] = KIT_PODS, prefix = `kpc${randomBytes(3).toString('hex')}`): Promise<Sandbox> {
+    const sandbox = new Sandbox(prefix);
     try {
-      await sandbox.build();
+      await sandbox.build(pods);
     } catch (error) {
       await sandbox.destroy();
       throw error;
@@ -88,7 +98,7 @@ export class Sandbox {
     for (const namespace of this.namespaces.reverse()) await execa('ip', ['netns', 'delete', namespace], { reject: false });
   }
 
-  private async build(): Promise<void> {
+  private async build(pods: readonly PodSpec[]): Promise<void> {
     const net = SANDBOX_NETWORK;
     const node = await this.namespace('node');
     await execa('ip', ['netns', 'exec', node, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
@@ -100,10 +110,7 @@ export class Sandbox {
       `addr add ${net.bridge.ipv6}/48 dev kpbr0 nodad`,
     ];
     const bridged: { namespace: string; ipv4: string; ipv6: string }[] = [];
-    for (const layout of POD_LAYOUT) {
-      const subnet = layout.remote ? 2 : 1;
-      bridged.push({ namespace: await this.namespace(`pod-${layout.name}`), ipv4: `10.244.${subnet}.${layout.host}`, ipv6: `fd00:10:244:${subnet}::${layout.host}` });
-    }
+    for (const pod of pods) bridged.push({ namespace: await this.namespace(`pod-${pod.name}`), ipv4: pod.ipv4, ipv6: pod.ipv6 });
     bridged.push({ namespace: await this.namespace('client'), ...net.client });
     // Hairpin mode lets the bridge send a frame back out of the port it came in on: a pod reaching
     // itself through its service (CNI bridge plugins set it for the same reason).
@@ -130,11 +137,10 @@ export class Sandbox {
     for (const member of bridged) await configureEndHost(member.namespace, member, { prefix4: 16, prefix6: 48 }, net.bridge);
     for (const link of outside) await configureEndHost(link.namespace, link.address, { prefix4: 24, prefix6: 64 }, link.gateway);
 
-    for (const [index, layout] of POD_LAYOUT.entries()) {
-      const member = bridged[index]!;
-      const agent = await this.agent(member.namespace);
-      await agent.serve(layout.name, { tcp: POD_PORTS.tcp, udp: POD_PORTS.udp });
-      this.pods.set(layout.name, { name: layout.name, ipv4: member.ipv4, ipv6: member.ipv6, nodeName: layout.remote ? net.otherNodeName : net.nodeName, agent });
+    for (const [index, pod] of pods.entries()) {
+      const agent = await this.agent(bridged[index]!.namespace);
+      await agent.serve(pod.name, { tcp: pod.tcp, udp: pod.udp });
+      this.pods.set(pod.name, { ...pod, agent });
     }
     this.client = await this.agent(bridged.at(-1)!.namespace);
     this.external = await this.agent(outside[0]!.namespace);
