@@ -115,6 +115,23 @@ describe('Engine drain', () => {
   });
 });
 
+describe('Engine drain of UDP endpoints', () => {
+  it('drains a terminating UDP endpoint, but cuts one removed from its slices at once', async () => {
+    const { clock, backend, engine } = engineHarness();
+    engine.handle([web('10.96.0.1', 'UDP'), webEndpoints(['10.1.0.1', '10.1.0.2', '10.1.0.3'], { protocol: 'UDP' })]);
+    engine.start();
+    await clock.advance(0);
+    backend.connections.set('10.1.0.1:8080', 1);
+    backend.connections.set('10.1.0.2:8080', 1);
+    engine.handle([webEndpoints(['10.1.0.1', '10.1.0.3'], { protocol: 'UDP', terminating: ['10.1.0.1'] })]);
+    await clock.advance(1000);
+    expect(backend.syncs.at(-1)!.draining).toEqual({ 'default/web:http/UDP': ['10.1.0.1:8080'] });
+    engine.handle([webEndpoints(['10.1.0.3'], { protocol: 'UDP' })]);
+    await clock.advance(1000);
+    expect(backend.syncs.at(-1)!.draining).toEqual({});
+  });
+});
+
 describe('Engine conntrack cleanup', () => {
   it('deletes flows of a removed UDP endpoint, and un-NATed flows when a service gets its first endpoint', async () => {
     const udp = engineHarness({ drainGraceMs: 0 }, new RecordingBackend(true));

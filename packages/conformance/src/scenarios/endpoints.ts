@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import type { Sandbox } from '../sandbox/sandbox.js';
 import { answers, podsOf } from './probes.js';
 import type { Scenario } from './scenario.js';
-import { endpoints, httpService } from './world.js';
+import { endpoints, httpService, service } from './world.js';
 
 const IP = '10.96.3.1';
 
@@ -47,7 +47,38 @@ export const endpointScenarios: Scenario[] = [
       await sandbox.client.close('drain');
     },
   },
+  {
+    title: 'stale UDP flows to a removed endpoint are deleted, and only those',
+    features: ['UDP', 'IPv4'],
+    objects: (sandbox) => udp(sandbox, ['a', 'b', 'c']),
+    run: async ({ sandbox, apply }) => {
+      await apply(udp(sandbox, ['a', 'b', 'c']));
+      // Flows from fixed client ports stay with their endpoint (conntrack), whatever the rules say.
+      const flows = new Map<number, string>();
+      for (let port = 40000; port < 40012; port++) flows.set(port, await udpAnswer(sandbox, port));
+      const removed = flows.get(40000)!;
+      await apply(udp(sandbox, ['a', 'b', 'c'].filter((pod) => pod !== removed)));
+      for (const [port, pod] of flows) {
+        const now = await udpAnswer(sandbox, port);
+        if (pod === removed) expect(now).not.toBe(removed);
+        else expect(now, `flow from port ${port} moved off ${pod}`).toBe(pod);
+      }
+    },
+  },
 ];
+
+async function udpAnswer(sandbox: Sandbox, sourcePort: number): Promise<string> {
+  const result = await sandbox.client.udp('10.96.3.2', 53, { sourcePort });
+  if (!result.ok) throw new Error(`UDP from port ${sourcePort}: ${result.error}`);
+  return result.answer.pod;
+}
+
+function udp(sandbox: Sandbox, pods: readonly string[]) {
+  return [
+    service('flows', { clusterIPs: ['10.96.3.2'], ports: [{ name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP' }] }),
+    endpoints(sandbox, 'flows', pods, { ports: [{ name: 'dns', port: 5353, protocol: 'UDP' }] }),
+  ];
+}
 
 function scaled(sandbox: Sandbox, pods: readonly string[], terminating: readonly string[] = []) {
   return [httpService('scaled', { clusterIPs: [IP] }), endpoints(sandbox, 'scaled', pods, { terminating })];

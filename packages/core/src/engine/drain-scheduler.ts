@@ -17,19 +17,25 @@ export class DrainScheduler {
 
   constructor(private readonly clock: Clock, private readonly graceMs: number) {}
 
-  /** Starts drains for endpoints that left the selection; stops those that came back. */
+  /**
+   * Starts drains for endpoints that left the selection; stops those that came back. A UDP endpoint
+   * that left its EndpointSlices is gone, not draining: its flows go nowhere, so they are cut at once
+   * (their conntrack entries deleted) rather than kept for the grace period (kubernetes#19029).
+   */
   update(key: ServicePortKey, previous: SelectedServicePort | undefined, current: SelectedServicePort | undefined): void {
     if (!current || (!previous && !this.drains.has(key))) {
       this.drains.delete(key);
       return;
     }
     const selected = new Set(selectedEndpoints(current).map(endpointAddress));
+    const listed = current.servicePort.protocol === 'UDP' ? new Set(current.endpoints.map(endpointAddress)) : null;
+    const drainable = (address: string): boolean => !selected.has(address) && (listed === null || listed.has(address));
     const drains = this.drains.get(key) ?? new Map<string, Drain>();
-    for (const address of drains.keys()) if (selected.has(address)) drains.delete(address);
+    for (const address of drains.keys()) if (!drainable(address)) drains.delete(address);
     if (previous && selected.size > 0 && this.graceMs > 0) {
       for (const endpoint of selectedEndpoints(previous)) {
         const address = endpointAddress(endpoint);
-        if (!selected.has(address) && !drains.has(address)) drains.set(address, { endpoint, deadline: this.clock.now() + this.graceMs });
+        if (drainable(address) && !drains.has(address)) drains.set(address, { endpoint, deadline: this.clock.now() + this.graceMs });
       }
     }
     if (drains.size > 0) this.drains.set(key, drains);
