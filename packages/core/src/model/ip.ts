@@ -1,8 +1,12 @@
 import ipaddr from 'ipaddr.js';
 import type { IPFamily } from './service-port.js';
 
+/** Dotted-quad IPv4 without leading zeros: already canonical, and by far the most common input. */
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 /** An IP address in canonical text (IPv6 compressed, lower case), or null when `text` is not one. */
 export function canonicalIP(text: string): string | null {
+  if (IPV4.test(text)) return text;
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text).toString();
   if (ipaddr.IPv6.isValid(text) && !text.includes('%')) {
     const address = ipaddr.IPv6.parse(text);
