@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 import { DEFAULT_CONFIG, DryRunExecutor, KubernetesSource, createLogger, createProxy, ContainerModule, TOKENS, type KubernetesSourceOptions, type ProxyConfig } from '../../src/index.js';
 import { endpointSliceObject, serviceObject } from '../../src/testing/index.js';
 import { FakeApiServer, type FakeApiServerOptions, type Verb } from '../support/fake-api-server/index.js';
@@ -43,6 +44,22 @@ export async function startProxy(options: {
     isStarted: () => ready,
     lastSync: () => backend.syncs.at(-1),
     requests: (verb: Verb, resource: string) => server.requests.filter((request) => request.verb === verb && request.resource === resource),
+  };
+}
+
+/** startProxy for the tests of one file: each proxy, and whatever is passed to `alsoStop`, is stopped after its test. */
+export function proxiesPerTest() {
+  const stops: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    await Promise.all(stops.splice(0).map((stop) => stop()));
+  });
+  return {
+    start: async (options: Parameters<typeof startProxy>[0] = {}) => {
+      const proxy = await startProxy(options);
+      stops.push(proxy.stop);
+      return proxy;
+    },
+    alsoStop: (stop: () => Promise<unknown>) => void stops.push(stop),
   };
 }
 

@@ -1,20 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { KubernetesSource, createLogger, type SourceEvent } from '../../src/index.js';
 import { endpointSliceObject, serviceObject } from '../../src/testing/index.js';
 import { FakeApiServer } from '../support/fake-api-server/index.js';
-import { NODE, nodeObject, service, slice, startProxy } from './harness.js';
+import { NODE, nodeObject, service, slice, proxiesPerTest } from './harness.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
-});
-
-async function proxy(options: Parameters<typeof startProxy>[0] = {}) {
-  const started = await startProxy(options);
-  cleanups.push(started.stop);
-  return started;
-}
+const { start: proxy, alsoStop } = proxiesPerTest();
 
 const WEB = 'default/web:http/TCP';
 
@@ -24,13 +15,14 @@ describe('KubernetesSource', () => {
     server.apply(service('web', '10.96.0.1'));
     server.apply(slice('web', 'web-1', ['10.1.0.1']));
     server.apply(nodeObject(NODE));
-    server.failNext('list', 'nodes', 500, 3);
+    server.failNext('list', 'nodes', 500, Number.POSITIVE_INFINITY);
     const { engine, backend, started, isStarted, requests } = await proxy({ server });
     await vi.waitFor(() => expect(requests('list', 'nodes').length).toBeGreaterThanOrEqual(3));
     expect(requests('list', 'services')).toHaveLength(1);
     expect(isStarted()).toBe(false);
     expect(backend.syncs).toHaveLength(0);
     expect(engine.health.healthz().healthy).toBe(false);
+    server.clearFaults();
     await started;
     await vi.waitFor(() => expect(backend.syncs.length).toBeGreaterThan(0));
     expect(backend.syncs[0]).toMatchObject({ full: true, endpoints: { [WEB]: ['10.1.0.1:8080'] } });
@@ -131,7 +123,7 @@ describe('KubernetesSource', () => {
 
   it('keeps only what the proxy reads: no managedFields, targetRefs, Node status or unread annotations', async () => {
     const server = await FakeApiServer.start();
-    cleanups.push(() => server.stop());
+    alsoStop(() => server.stop());
     const web = service('web', '10.96.0.1');
     Object.assign(web.metadata as object, {
       annotations: { 'kubectl.kubernetes.io/last-applied-configuration': 'x'.repeat(10_000) },
@@ -146,7 +138,7 @@ describe('KubernetesSource', () => {
     server.apply(node);
     const delivered: SourceEvent[] = [];
     const source = new KubernetesSource({ kubeconfig: server.writeKubeconfig(), qps: 100, burst: 100, nodeName: NODE, serviceProxyName: '' }, createLogger('silent'));
-    cleanups.push(() => source.stop());
+    alsoStop(() => source.stop());
     await source.start((events) => delivered.push(...events));
     server.apply({ ...web, metadata: { ...(web.metadata as object), labels: { app: 'web' } } });
     await vi.waitFor(() => expect(delivered).toHaveLength(4));

@@ -1,19 +1,10 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FEATURES } from '../../src/index.js';
 import { serviceObject } from '../../src/testing/index.js';
 import { RecordingBackend } from '../support/recording-backend.js';
-import { NODE, nodeObject, service, startProxy } from './harness.js';
+import { NODE, nodeObject, service, proxiesPerTest } from './harness.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
-});
-
-async function proxy(options: Parameters<typeof startProxy>[0] = {}) {
-  const started = await startProxy(options);
-  cleanups.push(started.stop);
-  return started;
-}
+const { start: proxy } = proxiesPerTest();
 
 describe('Events for rejected objects', () => {
   it('creates a Warning Event on the refused object, once per problem, and programs the others', async () => {
@@ -39,7 +30,7 @@ describe('Events for rejected objects', () => {
     server.apply({ ...serviceObject('broken', { namespace: 'shop', clusterIPs: ['10.96.0.300'], ports: [{ port: 80 }] }), metadata: { name: 'broken', namespace: 'shop', labels: { touched: 'yes' } } });
     server.apply(serviceObject('broken', { namespace: 'shop', clusterIPs: ['10.96.0.2'], ports: [{ port: 70_000 }] }));
     await vi.waitFor(() => expect(server.objects('Event')).toHaveLength(2));
-    expect(server.objects('Event').map((event) => event.note)).toEqual([expect.stringContaining('spec.clusterIP'), expect.stringContaining('spec.ports[0].port')]);
+    expect(server.objects('Event').map((event) => String(event.note)).sort()).toEqual([expect.stringContaining('spec.clusterIP'), expect.stringContaining('spec.ports[0].port')]);
     expect(await metrics.registry.getSingleMetricAsString('kplane_rejected_objects_total')).toContain('{kind="Service",reason="invalid"} 3');
   });
 

@@ -1,18 +1,14 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FakeApiServer } from '../support/fake-api-server/index.js';
-import { fillCluster, startProxy } from './harness.js';
+import { fillCluster, proxiesPerTest } from './harness.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
-});
+const { start: startProxy } = proxiesPerTest();
 
 describe('KubernetesSource at scale', () => {
   it('lists 1,000 Services with 5,000 EndpointSlices in pages and syncs them all in the first sync', { timeout: 60_000 }, async () => {
     const server = await FakeApiServer.start();
     const endpointsPerService = fillCluster(server, 1000, 5, 2);
     const proxy = await startProxy({ server, source: { qps: 5, burst: 10 } });
-    cleanups.push(proxy.stop);
     await proxy.started;
     await vi.waitFor(() => expect(proxy.backend.syncs.length).toBeGreaterThan(0), { timeout: 30_000 });
     const first = proxy.backend.syncs[0]!;

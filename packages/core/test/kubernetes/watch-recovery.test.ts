@@ -1,11 +1,8 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FakeApiServer, type FakeApiServerOptions } from '../support/fake-api-server/index.js';
-import { NODE, nodeObject, service, slice, startProxy } from './harness.js';
+import { NODE, nodeObject, service, slice, proxiesPerTest } from './harness.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
-});
+const { start: startProxy } = proxiesPerTest();
 
 const RESOURCES = ['services', 'endpointslices', 'nodes'] as const;
 const key = (index: number) => `default/svc-${index}:http/TCP`;
@@ -20,7 +17,6 @@ async function syncedProxy(count: number, serverOptions: FakeApiServerOptions = 
     server.apply(slice(`svc-${index}`, `svc-${index}-1`, [endpoint(index)]));
   }
   const proxy = await startProxy({ server });
-  cleanups.push(proxy.stop);
   await proxy.started;
   await vi.waitFor(() => expect(Object.keys(proxy.lastSync()?.endpoints ?? {})).toHaveLength(count));
   return proxy;
@@ -71,7 +67,8 @@ describe('KubernetesSource recovery', () => {
       await server.resume();
       await vi.waitFor(() => expect(lastSync()?.endpoints).toMatchObject({ [key(4)]: [`${endpoint(4, 2)}:8080`], 'default/svc-new:http/TCP': [`${endpoint(99)}:8080`] }));
       await vi.waitFor(() => expect(lastSync()?.endpoints[key(3)]).toBeUndefined());
-      expect(lists(proxy)).toEqual([2, 2, 2]);
+      // Each informer reconnects on its own backoff; every one of them must have re-listed.
+      await vi.waitFor(() => expect(lists(proxy)).toEqual([2, 2, 2]));
       expect(engine.desiredState.size).toBe(20);
       const after = backend.syncs.slice(before);
       expect(new Set(after.flatMap((sync) => sync.changed))).toEqual(new Set([key(3), key(4), 'default/svc-new:http/TCP']));
@@ -138,7 +135,10 @@ describe('KubernetesSource recovery', () => {
       proxy.server.apply(service(`svc-${index}`, `10.96.0.${index + 1}`));
       proxy.server.apply(slice(`svc-${index}`, `svc-${index}-1`, [endpoint(index)]));
     }
-    await vi.waitFor(() => expect(Object.keys(proxy.lastSync()?.endpoints ?? {})).toHaveLength(22));
-    expect(proxy.lastSync()?.endpoints[key(29)]).toEqual([`${endpoint(29)}:8080`]);
+    // Services and slices come through two watches: wait for the last slice, not only the last Service.
+    await vi.waitFor(() => {
+      expect(Object.keys(proxy.lastSync()?.endpoints ?? {})).toHaveLength(22);
+      expect(proxy.lastSync()?.endpoints[key(29)]).toEqual([`${endpoint(29)}:8080`]);
+    });
   });
 });

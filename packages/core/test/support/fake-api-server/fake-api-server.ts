@@ -164,6 +164,11 @@ export class FakeApiServer {
     this.faults.push({ verb, resource, status, remaining: count });
   }
 
+  /** Forgets the failures still to come. */
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   /** Stops listening and cuts every connection: the API server is unreachable until `resume()`. */
   async pause(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
