@@ -159,6 +159,23 @@ describe('KubernetesSource', () => {
     expect(objects[2]).toMatchObject({ metadata: { name: NODE, labels: { 'topology.kubernetes.io/zone': 'zone-a' } }, status: { addresses: [{ type: 'InternalIP', address: '192.168.0.10' }] } });
   });
 
+  it('stops for good: a watch still waiting for the rate limit never opens', async () => {
+    const server = await FakeApiServer.start();
+    alsoStop(() => server.stop());
+    server.apply(nodeObject(NODE));
+    // A burst of 3 covers the three lists; each watch then waits 0.5 s for its turn.
+    const source = new KubernetesSource({ kubeconfig: server.writeKubeconfig(), qps: 2, burst: 3, nodeName: NODE, serviceProxyName: '' }, createLogger('silent'));
+    const delivered: SourceEvent[] = [];
+    void source.start((events) => delivered.push(...events));
+    await vi.waitFor(() => expect(server.requests.filter((request) => request.verb === 'list')).toHaveLength(3));
+    await source.stop();
+    const deliveredBeforeStop = delivered.length;
+    await new Promise((resolve) => setTimeout(resolve, 1800));
+    expect(server.requests.filter((request) => request.verb === 'watch')).toEqual([]);
+    expect(server.openWatches()).toBe(0);
+    expect(delivered).toHaveLength(deliveredBeforeStop);
+  });
+
   it('authenticates with the token of the kubeconfig, and keeps retrying while the API server refuses it', async () => {
     const server = await FakeApiServer.start({ token: 'secret' });
     server.apply(nodeObject(NODE));

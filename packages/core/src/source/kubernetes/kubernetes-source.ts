@@ -33,6 +33,7 @@ export class KubernetesSource implements Source {
   private handler: SourceHandler = () => {};
   private queued: SourceEvent[] = [];
   private flushing: NodeJS.Immediate | null = null;
+  private stopped = false;
 
   constructor(private readonly options: KubernetesSourceOptions, private readonly logger: Logger) {
     const kubeConfig = loadKubeConfig(options.kubeconfig);
@@ -80,9 +81,11 @@ export class KubernetesSource implements Source {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await Promise.all(this.informers.map((informer) => informer.stop()));
     if (this.flushing) clearImmediate(this.flushing);
     this.flushing = null;
+    this.queued = [];
   }
 
   reportRejection(rejection: Rejection): void {
@@ -102,6 +105,8 @@ export class KubernetesSource implements Source {
 
   /** Informer callbacks come one object at a time: hand them over in batches, once per turn of the event loop. */
   private queue(event: SourceEvent): void {
+    // A list in flight when stop() came still completes inside client-node: drop what it delivers.
+    if (this.stopped) return;
     this.queued.push(event);
     this.flushing ??= setImmediate(() => this.flush());
   }

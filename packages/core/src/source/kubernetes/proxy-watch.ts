@@ -12,6 +12,9 @@ const MIN_WATCH_TIMEOUT_S = 300;
  * rate limit, and reduces objects to what the proxy reads before the informer caches them.
  */
 export class ProxyWatch extends Watch {
+  private readonly open = new Set<AbortController>();
+  private closed = false;
+
   constructor(kubeConfig: KubeConfig, private readonly kind: ObjectKind, private readonly limiter: RequestLimiter) {
     super(kubeConfig);
   }
@@ -23,11 +26,36 @@ export class ProxyWatch extends Watch {
     done: (error: unknown) => void,
   ): Promise<AbortController> {
     await this.limiter.take();
+    // Closed while waiting for the rate limit: an informer stopped meanwhile must not start watching.
+    if (this.closed) return abortedController();
     const timeoutSeconds = MIN_WATCH_TIMEOUT_S + Math.floor(Math.random() * MIN_WATCH_TIMEOUT_S);
-    return super.watch(path, { ...queryParams, allowWatchBookmarks: true, timeoutSeconds }, (phase, object, raw) => {
+    // `done` may come before super.watch() returns (a failed connection), hence `finished`.
+    const watching: { controller?: AbortController; finished: boolean } = { finished: false };
+    const controller = await super.watch(path, { ...queryParams, allowWatchBookmarks: true, timeoutSeconds }, (phase, object, raw) => {
       // BOOKMARK and ERROR objects pass as they are: the informer reads their resourceVersion and code.
       const isObject = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
       callback(phase, isObject ? proxyView(this.kind, object as Parameters<typeof proxyView>[1]) : object, raw);
-    }, done);
+    }, (error) => {
+      watching.finished = true;
+      if (watching.controller) this.open.delete(watching.controller);
+      done(error);
+    });
+    watching.controller = controller;
+    if (this.closed) controller.abort();
+    else if (!watching.finished) this.open.add(controller);
+    return controller;
   }
+
+  /** Ends every watch and refuses new ones (client-node's informer can start one after its own stop). */
+  close(): void {
+    this.closed = true;
+    for (const controller of this.open) controller.abort();
+    this.open.clear();
+  }
+}
+
+function abortedController(): AbortController {
+  const controller = new AbortController();
+  controller.abort();
+  return controller;
 }

@@ -1,6 +1,7 @@
-import { ListWatch, type KubernetesListObject, type KubernetesObject, type Watch } from '@kubernetes/client-node';
+import { ListWatch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ObjectKind } from '../source.js';
+import type { ProxyWatch } from './proxy-watch.js';
 import { proxyView, type ProxyObject } from './proxy-view.js';
 
 /** Delays between restarts after failures: doubling from `initialMs` up to `maxMs`. */
@@ -44,13 +45,13 @@ export class RestartingInformer {
 
   constructor(
     private readonly spec: InformerSpec,
-    watch: Watch,
+    private readonly watch: ProxyWatch,
     handlers: InformerHandlers,
     private readonly backoff: Backoff,
     private readonly logger: Logger,
   ) {
     this.synced = new Promise((resolve) => (this.markSynced = resolve));
-    this.informer = new ListWatch<ProxyObject>(spec.path, watch, () => this.list(), false, spec.labelSelector, spec.fieldSelector);
+    this.informer = new ListWatch<ProxyObject>(spec.path, this.watch, () => this.list(), false, spec.labelSelector, spec.fieldSelector);
     this.informer.on('add', handlers.upsert);
     this.informer.on('update', handlers.upsert);
     this.informer.on('delete', handlers.delete);
@@ -67,6 +68,7 @@ export class RestartingInformer {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     await this.informer.stop();
+    this.watch.close();
   }
 
   private run(): void {
