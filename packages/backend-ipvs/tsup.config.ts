@@ -1,11 +1,3 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.shared.js';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts' },
-  format: ['esm'],
-  dts: true,
-  target: 'node20',
-  sourcemap: true,
-  clean: true,
-  external: ['@kplane/core'],
-});
+export default packageBuild({ index: 'src/index.ts' });

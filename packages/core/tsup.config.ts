@@ -1,10 +1,6 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.shared.js';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts', 'cli/main': 'src/cli/main.ts' },
-  format: ['esm'],
-  dts: { entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' } },
-  target: 'node20',
-  sourcemap: true,
-  clean: true,
-});
+export default packageBuild(
+  { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts', 'cli/main': 'src/cli/main.ts' },
+  { external: [], dts: { entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' } } },
+);

@@ -1,8 +1,19 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const AGENT_SCRIPT = fileURLToPath(new URL('./netns-agent.mjs', import.meta.url));
+const AGENT_SCRIPT = findAgentScript();
+
+/** The agent ships as plain JavaScript in src/ (it runs in other namespaces as is), from sources or a build. */
+function findAgentScript(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'src/sandbox/netns-agent.mjs');
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) throw new Error('@kplane/conformance: src/sandbox/netns-agent.mjs is missing');
+  }
+}
 
 export interface PodAnswer {
   /** The pod that answered. */
