@@ -1,6 +1,5 @@
 import { packageBuild } from '../../tsup.shared.js';
 
-export default packageBuild(
-  { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts', 'cli/main': 'src/cli/main.ts' },
-  { external: [], dts: { entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' } } },
-);
+const libraries = { index: 'src/index.ts', kubernetes: 'src/kubernetes.ts', 'testing/index': 'src/testing/index.ts' };
+
+export default packageBuild({ ...libraries, 'cli/main': 'src/cli/main.ts' }, { external: [], dts: { entry: libraries } });

@@ -15,7 +15,6 @@ export { validateEndpointSlice, validateNode, validateService, type ValidEndpoin
 // Sources → tracker → engine.
 export type { ObjectKind, Source, SourceEvent, SourceHandler } from './source/source.js';
 export { FileSource } from './source/file-source.js';
-export { KubernetesSource, type KubernetesSourceOptions } from './source/kubernetes/kubernetes-source.js';
 export { parseManifests } from './source/manifests.js';
 export { ChangeTracker, type PortChange, type TrackedChanges } from './tracker/change-tracker.js';
 export type { Rejection } from './tracker/intake.js';

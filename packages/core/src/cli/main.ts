@@ -9,7 +9,6 @@ import { ServiceHealthServer } from '../health/service-health-server.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { createProxy } from '../proxy.js';
 import { FileSource } from '../source/file-source.js';
-import { KubernetesSource } from '../source/kubernetes/kubernetes-source.js';
 import type { Source } from '../source/source.js';
 import { addProxyOptions, resolveProxyOptions, type ProxyOptions } from './proxy-options.js';
 
@@ -38,9 +37,11 @@ async function loadModule(options: ProxyOptions): Promise<ContainerModule> {
   return options.backendModule ? loadBackendPlugin(options.backendModule) : loadBuiltinBackend(options.backend);
 }
 
-function createSource(options: ProxyOptions, logger: Logger): Source {
+async function createSource(options: ProxyOptions, logger: Logger): Promise<Source> {
   if (options.source.startsWith('file:')) return new FileSource(options.source.slice('file:'.length), logger);
   if (options.source !== 'kubernetes') throw new Error(`--source ${options.source}: expected "kubernetes" or "file:PATH"`);
+  // Loaded only when used: @kubernetes/client-node alone is about 75 MiB of resident memory.
+  const { KubernetesSource } = await import('../source/kubernetes/kubernetes-source.js');
   return new KubernetesSource({
     kubeconfig: options.kubeconfig,
     qps: options.kubeApiQps,
@@ -61,7 +62,7 @@ async function run(command: Command): Promise<void> {
   const servers = await startProxyServers({ metrics: options.metricsBindAddress, healthz: options.healthzBindAddress }, engine.health, metrics);
   const serviceHealth = new ServiceHealthServer(logger, () => engine.health.livez().healthy);
   engine.onSynced(() => serviceHealth.update(engine.healthCheckPorts));
-  const source = createSource(options, logger);
+  const source = await createSource(options, logger);
   engine.onRejected((rejection) => source.reportRejection?.(rejection));
   await source.start(engine.handle);
   engine.start();
@@ -79,7 +80,7 @@ async function plan(command: Command): Promise<void> {
   const executor = new DryRunExecutor();
   const { engine, backend } = createProxy({ config: options.config, executor, logger }, await loadModule(options));
   await backend.init();
-  const source = createSource(options, logger);
+  const source = await createSource(options, logger);
   await source.start(engine.handle);
   await source.stop();
   if (!(await engine.sync())) throw new Error('the backend refused the plan (see the log above)');

@@ -1,7 +1,8 @@
 import nft from '@kplane/backend-nft';
 import { SANDBOX_NETWORK, Sandbox, type NamespaceAgent } from '@kplane/conformance/sandbox';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_CONFIG, KubernetesSource, createLogger, createProxy, type Proxy } from '../../src/index.js';
+import { DEFAULT_CONFIG, createLogger, createProxy, type Proxy } from '../../src/index.js';
+import { KubernetesSource } from '../../src/kubernetes.js';
 import { endpointSliceObject, serviceObject } from '../../src/testing/index.js';
 import { FakeApiServer } from '../support/fake-api-server/index.js';
 

@@ -1,5 +1,6 @@
 import { afterEach } from 'vitest';
-import { DEFAULT_CONFIG, DryRunExecutor, KubernetesSource, createLogger, createProxy, ContainerModule, TOKENS, type KubernetesSourceOptions, type ProxyConfig } from '../../src/index.js';
+import { DEFAULT_CONFIG, DryRunExecutor, createLogger, createProxy, ContainerModule, TOKENS, type ProxyConfig } from '../../src/index.js';
+import { KubernetesSource, type KubernetesSourceOptions } from '../../src/kubernetes.js';
 import { endpointSliceObject, serviceObject } from '../../src/testing/index.js';
 import { FakeApiServer, type FakeApiServerOptions, type Verb } from '../support/fake-api-server/index.js';
 import { RecordingBackend } from '../support/recording-backend.js';

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
-import { KubernetesSource, createLogger, type SourceEvent } from '../../src/index.js';
+import { createLogger, type SourceEvent } from '../../src/index.js';
+import { KubernetesSource } from '../../src/kubernetes.js';
 import { endpointSliceObject, serviceObject } from '../../src/testing/index.js';
 import { FakeApiServer } from '../support/fake-api-server/index.js';
 import { NODE, nodeObject, service, slice, proxiesPerTest } from './harness.js';
