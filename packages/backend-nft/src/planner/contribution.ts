@@ -1,6 +1,6 @@
 import { endpointAddress, ipFamily, kernelId, type Endpoint, type ServicePortState } from '@kplane/core';
 import type { NftFamily } from '../nft/transaction.js';
-import { CHAIN, SET, endpointMap, generationName, pickChainName, type PickKind, type TransportProtocol } from './layout.js';
+import { CHAIN, SET, endpointMap, generationName, pickChainBase, type PickKind, type TransportProtocol } from './layout.js';
 
 /** One element kplane wants in one of its sets or maps (logical set name; the generation is added when written). */
 export interface Element {
@@ -33,7 +33,22 @@ export interface Contribution {
   readonly affinity: AffinityObjects;
 }
 
-const EMPTY: Contribution = { elements: [], picks: [], affinity: { sets: [], chains: [] } };
+const NO_AFFINITY: AffinityObjects = { sets: [], chains: [] };
+const EMPTY: Contribution = { elements: [], picks: [], affinity: NO_AFFINITY };
+
+/**
+ * Verdicts that jump to a generation's shared chains, made once per generation: at 50K services
+ * every element would otherwise carry its own copy of the same few texts.
+ */
+const verdicts = { generation: -1, texts: new Map<string, string>() };
+function sharedVerdict(chain: string, generation: number): string {
+  if (verdicts.generation !== generation) verdicts.texts.clear();
+  verdicts.generation = generation;
+  const name = generationName(chain, generation);
+  let text = verdicts.texts.get(name);
+  if (text === undefined) verdicts.texts.set(name, (text = `goto ${name}`));
+  return text;
+}
 
 /**
  * Turns a service port's desired state into map elements of one family's table: its frontends
@@ -46,12 +61,11 @@ export function contribute(state: ServicePortState, family: NftFamily, generatio
   const version = family === 'ip' ? 4 : 6;
   const clusterIPs = port.clusterIPs.filter((ip) => ipFamily(ip) === version);
   if (clusterIPs.length === 0) return EMPTY;
-  const g = (name: string): string => generationName(name, generation);
   const protocol = port.protocol.toLowerCase() as TransportProtocol;
   const internal = state.internalEndpoints.filter((endpoint) => endpoint.family === version);
   const external = state.externalEndpoints.filter((endpoint) => endpoint.family === version);
   const anyEndpoint = state.endpoints.some((endpoint) => endpoint.family === version && endpoint.serving);
-  const unusable = anyEndpoint ? 'drop' : `goto ${g(CHAIN.reject)}`;
+  const unusable = anyEndpoint ? 'drop' : sharedVerdict(CHAIN.reject, generation);
 
   const elements: Element[] = [];
   const picks = new Set<string>();
@@ -68,7 +82,7 @@ export function contribute(state: ServicePortState, family: NftFamily, generatio
     }
     const pick = { kind, protocol, count: endpoints.length };
     picks.add(`${kind}:${protocol}:${endpoints.length}`);
-    return `goto ${pickChainName(pick, generation)}`;
+    return sharedVerdict(pickChainBase(pick), generation);
   };
 
   for (const ip of clusterIPs) {
@@ -78,7 +92,7 @@ export function contribute(state: ServicePortState, family: NftFamily, generatio
       elements.push({ set: SET.noEndpointServices, key, value: unusable });
       continue;
     }
-    elements.push({ set: SET.serviceIPs, key, value: `goto ${g(CHAIN.cluster)}` });
+    elements.push({ set: SET.serviceIPs, key, value: sharedVerdict(CHAIN.cluster, generation) });
     elements.push({ set: SET.pick, key, value: pickFrom(SET.pick, SET.endpoints, key, internal, 'i') });
   }
 
@@ -90,7 +104,7 @@ export function contribute(state: ServicePortState, family: NftFamily, generatio
       elements.push({ set: SET.noEndpointServices, key, value: unusable });
       continue;
     }
-    elements.push({ set: SET.serviceIPs, key, value: `goto ${g(port.externalTrafficLocal ? CHAIN.externalLocal : CHAIN.external)}` });
+    elements.push({ set: SET.serviceIPs, key, value: sharedVerdict(port.externalTrafficLocal ? CHAIN.externalLocal : CHAIN.external, generation) });
     if (external.length > 0) elements.push({ set: SET.pick, key, value: pickFrom(SET.pick, SET.endpoints, key, external, externalTag) });
     if (port.externalTrafficLocal && internal.length > 0) {
       elements.push({ set: SET.pickCluster, key, value: pickFrom(SET.pickCluster, SET.clusterEndpoints, key, internal, 'i') });
@@ -109,7 +123,7 @@ export function contribute(state: ServicePortState, family: NftFamily, generatio
     if (external.length === 0 && (!port.externalTrafficLocal || internal.length === 0)) {
       elements.push({ set: SET.noEndpointNodePorts, key, value: unusable });
     } else {
-      elements.push({ set: SET.serviceNodePorts, key, value: `goto ${g(port.externalTrafficLocal ? CHAIN.nodePortLocal : CHAIN.nodePort)}` });
+      elements.push({ set: SET.serviceNodePorts, key, value: sharedVerdict(port.externalTrafficLocal ? CHAIN.nodePortLocal : CHAIN.nodePort, generation) });
       if (external.length > 0) elements.push({ set: SET.nodePortPick, key, value: pickFrom(SET.nodePortPick, SET.nodePortEndpoints, key, external, externalTag) });
       if (port.externalTrafficLocal && internal.length > 0) {
         elements.push({ set: SET.nodePortPickCluster, key, value: pickFrom(SET.nodePortPickCluster, SET.nodePortClusterEndpoints, key, internal, 'i') });
@@ -123,7 +137,7 @@ export function contribute(state: ServicePortState, family: NftFamily, generatio
   return {
     elements,
     picks: [...picks],
-    affinity: { sets: [...affinity.values()].flatMap((objects) => objects.sets), chains: [...affinity.values()].flatMap((objects) => objects.chains) },
+    affinity: affinity.size === 0 ? NO_AFFINITY : { sets: [...affinity.values()].flatMap((objects) => objects.sets), chains: [...affinity.values()].flatMap((objects) => objects.chains) },
   };
 }
 

@@ -93,9 +93,13 @@ export interface Pick {
   readonly count: number;
 }
 
-/** `pick-tcp-3-g7`. */
+/** `pick-tcp-3`, which a generation suffixes (`pick-tcp-3-g7`). */
+export function pickChainBase(pick: Pick): string {
+  return `${pick.kind}-${pick.protocol}-${pick.count}`;
+}
+
 export function pickChainName(pick: Pick, generation: number): string {
-  return generationName(`${pick.kind}-${pick.protocol}-${pick.count}`, generation);
+  return generationName(pickChainBase(pick), generation);
 }
 
 export function pickChainRule(family: NftFamily, pick: Pick, generation: number): string {

@@ -20,11 +20,6 @@ import { SyncRunner } from './sync-runner.js';
 const DRAIN_CHECK_MS = 1000;
 const MAX_RETRY_MS = 5 * 60_000;
 
-/** What the last successful sync programmed for one port: the basis of conntrack cleanup. */
-interface Programmed {
-  readonly servicePort: ServicePort;
-  readonly endpoints: readonly Endpoint[];
-}
 
 /**
  * The sync loop: source events go through the intake into the tracker; the runner calls `sync()`
@@ -40,7 +35,8 @@ export class Engine {
   private readonly runner: SyncRunner;
   private readonly conntrack: ConntrackCleaner | null;
   private readonly state: DesiredState;
-  private readonly programmed = new Map<ServicePortKey, Programmed>();
+  /** What the last successful sync programmed, per port: the basis of conntrack cleanup. */
+  private readonly programmed = new Map<ServicePortKey, ServicePortState>();
   private readonly drainChanged = new Set<ServicePortKey>();
   private readonly noLocalEndpoints = { internal: new Set<ServicePortKey>(), external: new Set<ServicePortKey>() };
   /** healthCheckNodePort → Service and its ready local endpoints, for the service health server. */
@@ -151,10 +147,11 @@ export class Engine {
     for (const key of changed) {
       const current = this.state.get(key);
       const before = this.programmed.get(key);
-      if (current) this.programmed.set(key, { servicePort: current.servicePort, endpoints: programmedEndpoints(current) });
+      if (current) this.programmed.set(key, current);
       else this.programmed.delete(key);
       const servicePort = current?.servicePort ?? before?.servicePort;
-      if (servicePort && !first) stale.push({ servicePort, before: before?.endpoints ?? [], after: current ? programmedEndpoints(current) : [] });
+      // Only UDP flows go stale (the cleaner ignores the rest): no work for the others.
+      if (servicePort?.protocol === 'UDP' && !first) stale.push({ servicePort, before: programmedEndpoints(before), after: programmedEndpoints(current) });
       this.trackLocalPolicy(key, current);
     }
     if (this.conntrack) {
@@ -208,8 +205,8 @@ export class Engine {
   }
 }
 
-function programmedEndpoints(state: ServicePortState): Endpoint[] {
-  return [...state.internalEndpoints, ...state.externalEndpoints, ...state.draining];
+function programmedEndpoints(state: ServicePortState | undefined): Endpoint[] {
+  return state ? [...state.internalEndpoints, ...state.externalEndpoints, ...state.draining] : [];
 }
 
 function toggle(set: Set<ServicePortKey>, key: ServicePortKey, present: boolean): void {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * A short, kernel-safe identifier derived from any object name. Backends build chain, set and
@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
  * 16 base32 characters = 80 bits: collisions are out of reach even at millions of objects.
  */
 export function kernelId(name: string): string {
-  const digest = createHash('sha256').update(name).digest();
+  const digest = hash('sha256', name, 'buffer');
   let bits = 0;
   let value = 0;
   let out = '';

@@ -79,16 +79,15 @@ class FieldError extends Error {
 }
 
 function parse<S extends z.ZodType, T>(kind: string, raw: unknown, schema: S, convert: (object: z.infer<S>) => T): Validated<T> {
-  const ref = objectRef(raw);
   const result = schema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0]!;
-    return { ok: false, error: new InvalidObjectError(kind, ref, fieldPath(issue.path), issue.message) };
+    return { ok: false, error: new InvalidObjectError(kind, objectRef(raw), fieldPath(issue.path), issue.message) };
   }
   try {
     return { ok: true, value: convert(result.data) };
   } catch (error) {
-    if (error instanceof FieldError) return { ok: false, error: new InvalidObjectError(kind, ref, error.field, error.message) };
+    if (error instanceof FieldError) return { ok: false, error: new InvalidObjectError(kind, objectRef(raw), error.field, error.message) };
     throw error;
   }
 }
