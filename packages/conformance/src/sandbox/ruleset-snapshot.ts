@@ -28,11 +28,14 @@ export async function rulesetSnapshot(namespace: string): Promise<string> {
   return `${sections.join('\n')}\n`;
 }
 
-/** JSON without handles and element timers, with set elements in a stable order. */
+/** Keys that change with time or traffic, not with what a backend wrote (iptables-nft gives every rule a counter). */
+const VOLATILE_KEYS = new Set(['handle', 'expires', 'packets', 'bytes']);
+
+/** JSON without handles, element timers and counter values, with set elements in a stable order. */
 function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
   if (value === null || typeof value !== 'object') return value;
-  const entries = Object.entries(value).filter(([key]) => key !== 'handle' && key !== 'expires');
+  const entries = Object.entries(value).filter(([key]) => !VOLATILE_KEYS.has(key));
   const result: Record<string, unknown> = {};
   for (const [key, item] of entries) {
     result[key] = key === 'elem' && Array.isArray(item) ? item.map(canonical).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)) : canonical(item);
