@@ -1,17 +1,17 @@
-import { ContainerModule, TOKENS, type DataplaneBackend } from '@kplane/core';
+import { release } from 'node:os';
+import { ContainerModule, TOKENS } from '@kplane/core';
+import { IpvsBackend, KERNEL_RELEASE } from './ipvs-backend.js';
 
-/** Placeholder until the IPVS backend lands: declares no features, so core refuses every Service clearly. */
-const backend: DataplaneBackend = {
-  name: 'ipvs',
-  description: 'IPVS virtual servers with batched ipset (not built yet)',
-  features: new Set(),
-  usesConntrack: true,
-  init: () => Promise.reject(new Error('the ipvs backend is not built yet')),
-  sync: () => Promise.reject(new Error('the ipvs backend is not built yet')),
-  activeConnections: () => Promise.resolve(new Map()),
-  cleanup: () => Promise.resolve(),
-};
+export { IpvsBackend, KERNEL_RELEASE };
+export { ipvsSysctls, kernelVersion, type SysctlChoice } from './sysctls.js';
+export { SCHEDULERS } from './settings.js';
 
-export default new ContainerModule(({ bind }) => {
-  bind(TOKENS.Backend).toConstantValue(backend);
-});
+/** The ipvs backend for a kernel release (the running kernel's by default; tests pin one). */
+export function ipvsModule(kernelRelease: string = release()): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    bind(KERNEL_RELEASE).toConstantValue(kernelRelease);
+    bind(TOKENS.Backend).to(IpvsBackend).inSingletonScope();
+  });
+}
+
+export default ipvsModule();

@@ -1,0 +1,210 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { DryRunExecutor, ToolError, type Logger } from '@kplane/core';
+import { serviceObject } from '@kplane/core/testing';
+import { IpvsBackend } from '../src/index.js';
+import { ScriptedExecutor } from './support/scripted-executor.js';
+import { CONFIG, endpoints, ipvsProxy, upsert, world } from './support/world.js';
+
+const golden = (name: string): string => readFileSync(new URL(`./golden/${name}`, import.meta.url), 'utf8');
+
+/** A dry-run proxy that has done its first (full) sync of `objects`; its batches are then cleared. */
+async function synced(objects: Record<string, unknown>[] = world(), config = {}) {
+  const executor = new DryRunExecutor();
+  const proxy = ipvsProxy(executor, config);
+  await proxy.backend.init();
+  proxy.engine.handle(objects.map(upsert));
+  expect(await proxy.engine.sync()).toBe(true);
+  const full = executor.render();
+  executor.batches.length = 0;
+  return { ...proxy, executor, full };
+}
+
+describe('ipvs backend plans (golden)', () => {
+  it('plans a fresh node in full: sysctls, sets swapped in, chains and jumps, virtual services, the dummy and its addresses', async () => {
+    expect((await synced()).full).toBe(golden('full-sync.txt'));
+  });
+
+  it('on an endpoint change writes only that service\'s real servers: new ones before old ones leave, terminating ones drained at weight 0', async () => {
+    const { engine, executor } = await synced();
+    engine.handle([upsert(endpoints('web', ['a', 'b', 'r'], { terminating: ['a'] }))]);
+    expect(await engine.sync()).toBe(true);
+    // (r's hairpin entry for tcp:8080 is already there, for the edge Service.)
+    expect(executor.render()).toBe([
+      '# ipvsadm -R',
+      '-a -t 10.96.0.10:80 -r 10.244.2.21:8080 -m -w 1',
+      '-e -t 10.96.0.10:80 -r 10.244.1.11:8080 -m -w 0',
+      '-a -t 192.168.50.1:30080 -r 10.244.2.21:8080 -m -w 1',
+      '-e -t 192.168.50.1:30080 -r 10.244.1.11:8080 -m -w 0',
+      '',
+    ].join('\n'));
+    expect(executor.batches.find((batch) => batch.tool === 'ipvsadm')?.failOnStderr).toBe(true);
+  });
+
+  it('removes a deleted Service in one sync: its set entries, its virtual services, then its addresses', async () => {
+    const { engine, executor } = await synced();
+    engine.handle([
+      { action: 'delete', kind: 'Service', ref: 'default/ext' },
+      { action: 'delete', kind: 'EndpointSlice', ref: 'default/ext-4' },
+    ]);
+    expect(await engine.sync()).toBe(true);
+    expect(executor.render()).toBe([
+      '# ipset restore -exist',
+      'del kplane-ipvs4-cluster-ip 10.96.0.20,tcp:80',
+      'del kplane-ipvs4-external 192.0.2.10,tcp:80',
+      'del kplane-ipvs4-vip 10.96.0.20',
+      'del kplane-ipvs4-vip 192.0.2.10',
+      '# ipvsadm -R',
+      '-D -t 10.96.0.20:80',
+      '-D -t 192.0.2.10:80',
+      '# ip -batch -',
+      'address del 10.96.0.20/32 dev kplane-ipvs0',
+      'address del 192.0.2.10/32 dev kplane-ipvs0',
+      '',
+    ].join('\n'));
+  });
+
+  it('rewrites only the shortcut chain when an externalTrafficPolicy Local frontend comes or goes', async () => {
+    const { engine, executor } = await synced();
+    engine.handle([upsert(serviceObject('edge', {
+      clusterIPs: ['10.96.0.40'], type: 'LoadBalancer', loadBalancerIPs: ['198.51.100.11'], externalTrafficPolicy: 'Cluster',
+      ports: [{ name: 'p', port: 80, nodePort: 30081 }],
+    }))]);
+    expect(await engine.sync()).toBe(true);
+    expect(executor.render()).toBe([
+      '# ipset restore -exist',
+      'add kplane-ipvs4-external 198.51.100.11,tcp:80',
+      'add kplane-ipvs4-node-port 192.168.50.1,tcp:30081',
+      'del kplane-ipvs4-external-local 198.51.100.11,tcp:80',
+      'del kplane-ipvs4-node-port-local 192.168.50.1,tcp:30081',
+      '# iptables-restore --noflush -w 5',
+      '*nat',
+      ':KPLANE-IPVS-LOCAL - [0:0]',
+      'COMMIT',
+      '# ipvsadm -R',
+      '-a -t 192.168.50.1:30081 -r 10.244.2.21:8080 -m -w 1',
+      '-a -t 198.51.100.11:80 -r 10.244.2.21:8080 -m -w 1',
+      '',
+    ].join('\n'));
+  });
+
+  it('edits a virtual service in place when its affinity changes, and uses the configured scheduler', async () => {
+    const { engine, executor } = await synced(world(), { backendOptions: new Map([['scheduler', 'wrr']]) });
+    engine.handle([upsert(serviceObject('web', { clusterIPs: ['10.96.0.10', 'fd00:10:96::10'], type: 'NodePort', ports: [{ name: 'p', port: 80, nodePort: 30080 }] }))]);
+    expect(await engine.sync()).toBe(true);
+    expect(executor.render()).toBe([
+      '# ipvsadm -R',
+      '-E -t 10.96.0.10:80 -s wrr',
+      '-E -t 192.168.50.1:30080 -s wrr',
+      '-E -t [fd00:10:96::10]:80 -s wrr',
+      '-E -t [fd00:50::1]:30080 -s wrr',
+      '',
+    ].join('\n'));
+  });
+
+  it('answers NodePorts only on the addresses --nodeport-addresses allows', async () => {
+    const { full } = await synced(world(), { nodePortAddresses: ['fd00:50::/64'] });
+    expect(full).not.toContain('192.168.50.1:30080');
+    expect(full).toContain('-A -t [fd00:50::1]:30080 -s rr -p 600');
+  });
+
+  it('refuses an unknown scheduler when the backend is created', () => {
+    expect(() => ipvsProxy(new DryRunExecutor(), { backendOptions: new Map([['scheduler', 'random']]) }).backend).toThrow(/scheduler=random: expected one of rr, wrr/);
+  });
+});
+
+describe('ipvs backend against a kernel that already has kplane\'s objects', () => {
+  /** The listings a node shows after `full-sync.txt` was applied, plus a foreign virtual service and set. */
+  function programmedNode(): ScriptedExecutor {
+    const services = golden('full-sync.txt').split('# ipvsadm -R\n')[1]!.split('# ip -batch -')[0]!;
+    const sets = golden('full-sync.txt').split('\n')
+      .filter((line) => (line.startsWith('create ') && !line.includes('~')) || line.startsWith('add '))
+      .map((line) => line.replace('~ ', ' '));
+    const rules = (family: 4 | 6, table: 'nat' | 'filter') => golden('full-sync.txt').split(`# ${family === 4 ? 'iptables' : 'ip6tables'}-restore --noflush -w 5\n`)[1]!
+      .split(`*${table}\n`)[1]!.split('COMMIT')[0]!.split('\n')
+      .map((line) => line.replace(/^:(\S+) - \[0:0\]$/, '-N $1').replace(/^-I /, '-A '));
+    return new ScriptedExecutor({
+      'ipvsadm -S -n': `${services}-A -t 10.99.0.1:80 -s wlc\n`,
+      'ipset save': ['create foreign hash:ip family inet', ...sets].join('\n'),
+      'ip -o address show dev kplane-ipvs0': ['10.96.0.10', '10.96.0.20', '10.96.0.30', '10.96.0.40', '10.96.0.53', '192.0.2.10', '198.51.100.10', '198.51.100.11']
+        .map((ip) => `9: kplane-ipvs0    inet ${ip}/32 scope global kplane-ipvs0`).concat('9: kplane-ipvs0    inet6 fd00:10:96::10/128 scope global nodad').join('\n'),
+      ...Object.fromEntries(([4, 6] as const).flatMap((family) => (['nat', 'filter'] as const).map((table) => [
+        `${family === 4 ? 'iptables' : 'ip6tables'} -w 5 -t ${table} -S`, rules(family, table).join('\n'),
+      ]))),
+      'nft list tables ip': '', 'nft list tables ip6': '',
+    });
+  }
+
+  it('a full sync of the same state writes nothing but the sysctls and the idempotent set creations', async () => {
+    const executor = programmedNode();
+    const { engine, backend } = ipvsProxy(executor);
+    await backend.init().catch(() => {});
+    engine.handle(world().map(upsert));
+    expect(await engine.sync()).toBe(true);
+    expect(executor.batches.map((batch) => batch.tool)).toEqual(['sysctl', 'ipset', 'ip']);
+    expect(executor.batches[1]!.input.split('\n').filter(Boolean).every((line) => line.startsWith('create '))).toBe(true);
+    expect(executor.batches[2]!.input).toBe('link set kplane-ipvs0 up\n');
+  });
+
+  it('a full sync removes what the state no longer has and leaves foreign virtual services alone', async () => {
+    const executor = programmedNode();
+    const { engine, backend } = ipvsProxy(executor);
+    await backend.init().catch(() => {});
+    engine.handle(world().filter((object) => !JSON.stringify(object).includes('"dns')).map(upsert));
+    expect(await engine.sync()).toBe(true);
+    const ipvsadm = executor.batches.find((batch) => batch.tool === 'ipvsadm')!.input;
+    expect(ipvsadm).toBe('-D -u 10.96.0.53:53\n');
+    const ipset = executor.batches.find((batch) => batch.tool === 'ipset')!.input;
+    expect(ipset).toContain('swap kplane-ipvs4-cluster-ip~ kplane-ipvs4-cluster-ip\n');
+    expect(ipset).not.toContain('10.96.0.53,udp:53');
+    expect(ipset).not.toContain('foreign');
+  });
+
+  it('cleanup removes exactly kplane\'s objects, found by their marks', async () => {
+    const executor = programmedNode();
+    const { backend } = ipvsProxy(executor);
+    await backend.cleanup();
+    expect(executor.render()).toBe(golden('cleanup.txt'));
+  });
+});
+
+describe('ipvs backend start-up', () => {
+  it('says clearly when the kernel has no IPVS', async () => {
+    const { backend } = ipvsProxy(new ScriptedExecutor({}));
+    await expect(backend.init()).rejects.toThrow(/IPVS is not usable on this node \(it needs the ip_vs kernel module and ipvsadm\)/);
+  });
+
+  it('logs each sysctl it chose, with the kernel and why', async () => {
+    const logged: Record<string, unknown>[] = [];
+    const logger = { info: (fields: Record<string, unknown>) => logged.push(fields) } as unknown as Logger;
+    await new IpvsBackend(new DryRunExecutor(), CONFIG, logger, '5.4.0-150-generic').init();
+    expect(logged.map(({ sysctl, value }) => `${String(sysctl)}=${String(value)}`)).toEqual([
+      'net.ipv4.vs.conntrack=1', 'net.ipv4.vs.conn_reuse_mode=0', 'net.ipv4.vs.expire_nodest_conn=1', 'net.ipv4.vs.expire_quiescent_template=1',
+    ]);
+    expect(logged.every((fields) => fields.kernel === '5.4.0-150-generic' && typeof fields.reason === 'string')).toBe(true);
+  });
+
+  it('a failed batch makes the next sync list the kernel again', async () => {
+    class FailingOnce extends ScriptedExecutor {
+      fail = false;
+      override async apply(batch: Parameters<ScriptedExecutor['apply']>[0]): Promise<void> {
+        if (this.fail && batch.tool === 'ipvsadm') {
+          this.fail = false;
+          throw new ToolError('ipvsadm', 0, 'Service not defined');
+        }
+        await super.apply(batch);
+      }
+    }
+    const executor = new FailingOnce({ 'ipvsadm -S -n': '', 'ipset save': '', 'iptables -w 5 -t nat -S': '', 'iptables -w 5 -t filter -S': '', 'ip6tables -w 5 -t nat -S': '', 'ip6tables -w 5 -t filter -S': '', 'nft list tables ip': '', 'nft list tables ip6': '' });
+    const { engine } = ipvsProxy(executor);
+    engine.handle(world().map(upsert));
+    expect(await engine.sync()).toBe(true);
+    executor.fail = true;
+    engine.handle([upsert(endpoints('web', ['b']))]);
+    expect(await engine.sync()).toBe(false);
+    const reads = executor.reads.length;
+    expect(await engine.sync()).toBe(true);
+    expect(executor.reads.slice(reads)).toContain('ipvsadm -S -n');
+  });
+});
+
