@@ -1,7 +1,11 @@
 import { z } from 'zod';
-import { cidr, dnsLabel, dnsSubdomain, ianaServiceName, ipAddress, ipAddressOr, labelValue, list, portNumber, protocol, serviceName } from './fields.js';
+import { dnsLabel, dnsSubdomain, ianaServiceName, labelValue, list, portNumber, protocol, serviceName } from './fields.js';
 
-/** The parts of core/v1 Service, discovery.k8s.io/v1 EndpointSlice and core/v1 Node that a proxy reads. */
+/**
+ * The parts of core/v1 Service, discovery.k8s.io/v1 EndpointSlice and core/v1 Node that a proxy
+ * reads: their shape, names, ports and enums. Addresses are checked (and made canonical) by the
+ * converters in validate.ts, which know the field each came from.
+ */
 
 const metadata = z.object({
   name: dnsSubdomain,
@@ -28,11 +32,11 @@ export const serviceSchema = z.object({
   metadata: metadata.extend({ name: serviceName }),
   spec: z.object({
     type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']).default('ClusterIP'),
-    clusterIP: ipAddressOr('None', '').nullish(),
-    clusterIPs: list(ipAddressOr('None')),
+    clusterIP: z.string().nullish(),
+    clusterIPs: list(z.string()),
     ports: list(servicePort),
-    externalIPs: list(ipAddress),
-    loadBalancerSourceRanges: list(cidr),
+    externalIPs: list(z.string()),
+    loadBalancerSourceRanges: list(z.string()),
     sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
     sessionAffinityConfig: z.object({
       clientIP: z.object({ timeoutSeconds: z.number().int().min(1).max(86400, 'must be 1..86400').nullish() }).nullish(),
@@ -44,7 +48,7 @@ export const serviceSchema = z.object({
   }),
   status: z.object({
     loadBalancer: z.object({
-      ingress: list(z.object({ ip: ipAddress.nullish(), hostname: z.string().nullish(), ipMode: z.enum(['VIP', 'Proxy']).nullish() })),
+      ingress: list(z.object({ ip: z.string().nullish(), hostname: z.string().nullish(), ipMode: z.enum(['VIP', 'Proxy']).nullish() })),
     }).nullish(),
   }).nullish(),
 });

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { canonicalIP, ipFamily } from '../model/ip.js';
+import { canonicalCIDR, canonicalIP, ipFamily } from '../model/ip.js';
 import { kernelId } from '../model/kernel-id.js';
 import type { IPFamily, Protocol, ServiceName, ServicePort, ServiceType } from '../model/service-port.js';
 import { fieldPath, InvalidObjectError, type Validated } from './invalid-object-error.js';
@@ -103,32 +103,42 @@ export function objectRef(raw: unknown): string {
 function toService(object: ServiceObject): ValidService {
   const { spec } = object;
   const name = `${object.metadata.namespace}/${object.metadata.name}`;
-  const clusterIPs = spec.clusterIPs.length > 0 ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : [];
-  if (spec.type === 'ExternalName' || clusterIPs.includes('None')) return { name, ports: [] };
-  if (clusterIPs.length === 0) throw new FieldError('spec.clusterIP', 'required (or "None" for a headless Service)');
-  if (spec.clusterIP && spec.clusterIPs.length > 0 && spec.clusterIP !== spec.clusterIPs[0]) {
+  const declared = spec.clusterIPs && spec.clusterIPs.length > 0 ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : [];
+  if (spec.type === 'ExternalName' || declared.includes('None')) return { name, ports: [] };
+  if (declared.length === 0) throw new FieldError('spec.clusterIP', 'required (or "None" for a headless Service)');
+  const field = spec.clusterIPs && spec.clusterIPs.length > 0 ? 'spec.clusterIPs' : 'spec.clusterIP';
+  const clusterIPs = declared.map((ip, index) => address(ip, field === 'spec.clusterIP' ? field : `${field}[${index}]`));
+  if (spec.clusterIP && spec.clusterIPs && spec.clusterIPs.length > 0 && spec.clusterIP !== spec.clusterIPs[0]) {
     throw new FieldError('spec.clusterIPs[0]', `must equal spec.clusterIP (${spec.clusterIP})`);
   }
   if (clusterIPs.length > 2 || new Set(clusterIPs.map((ip) => ipFamily(ip))).size !== clusterIPs.length) {
     throw new FieldError('spec.clusterIPs', 'at most one IP per family');
   }
-  if (spec.ports.length > 1) {
+  const specPorts = spec.ports ?? [];
+  if (specPorts.length > 1) {
     const names = new Set<string>();
-    spec.ports.forEach((port, index) => {
+    specPorts.forEach((port, index) => {
       if (!port.name) throw new FieldError(`spec.ports[${index}].name`, 'required when the Service has several ports');
       if (names.has(port.name)) throw new FieldError(`spec.ports[${index}].name`, `duplicate port name "${port.name}"`);
       names.add(port.name);
     });
   }
   const type: ServiceType = spec.type;
+  const externalIPs = (spec.externalIPs ?? []).map((ip, index) => address(ip, `spec.externalIPs[${index}]`));
+  const loadBalancerSourceRanges = (spec.loadBalancerSourceRanges ?? []).map((text, index) => {
+    const cidr = canonicalCIDR(text.trim());
+    if (cidr === null) throw new FieldError(`spec.loadBalancerSourceRanges[${index}]`, `invalid CIDR ${JSON.stringify(text)}`);
+    return cidr;
+  });
   const affinityTimeoutSeconds = spec.sessionAffinity === 'ClientIP'
     ? spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800
     : null;
   const externalTrafficLocal = spec.externalTrafficPolicy === 'Local';
   const loadBalancerIPs = type === 'LoadBalancer'
-    ? (object.status?.loadBalancer?.ingress ?? []).filter((ingress) => ingress.ip && ingress.ipMode !== 'Proxy').map((ingress) => ingress.ip!)
+    ? (object.status?.loadBalancer?.ingress ?? []).flatMap((ingress, index) =>
+      ingress.ip && ingress.ipMode !== 'Proxy' ? [address(ingress.ip, `status.loadBalancer.ingress[${index}].ip`)] : [])
     : [];
-  const ports = spec.ports.map((port, index): ServicePort => {
+  const ports = specPorts.map((port, index): ServicePort => {
     if (type !== 'ClusterIP' && !port.nodePort) throw new FieldError(`spec.ports[${index}].nodePort`, `required for type ${type}`);
     const portName = port.name ?? '';
     const key = `${name}:${portName || port.port}/${port.protocol}`;
@@ -143,9 +153,9 @@ function toService(object: ServiceObject): ValidService {
       targetPort: port.targetPort ?? port.port,
       clusterIPs,
       nodePort: type === 'ClusterIP' ? null : port.nodePort!,
-      externalIPs: spec.externalIPs,
+      externalIPs,
       loadBalancerIPs,
-      loadBalancerSourceRanges: spec.loadBalancerSourceRanges,
+      loadBalancerSourceRanges,
       affinityTimeoutSeconds,
       externalTrafficLocal,
       internalTrafficLocal: spec.internalTrafficPolicy === 'Local',
@@ -156,6 +166,13 @@ function toService(object: ServiceObject): ValidService {
   return { name, ports };
 }
 
+/** An IP address in canonical form, or a rejection naming the field. */
+function address(text: string, field: string): string {
+  const ip = canonicalIP(text);
+  if (ip === null) throw new FieldError(field, `invalid IP address ${JSON.stringify(text)}`);
+  return ip;
+}
+
 function toEndpointSlice(object: EndpointSliceObject): ValidEndpointSlice {
   const { namespace } = object.metadata;
   const serviceLabel = object.metadata.labels[SERVICE_NAME_LABEL]!;
@@ -163,7 +180,7 @@ function toEndpointSlice(object: EndpointSliceObject): ValidEndpointSlice {
     throw new FieldError(`metadata.labels["${SERVICE_NAME_LABEL}"]`, 'must name a Service (a DNS-1035 label)');
   }
   const family: IPFamily | null = object.addressType === 'IPv4' ? 4 : object.addressType === 'IPv6' ? 6 : null;
-  const endpoints = family === null ? [] : object.endpoints.map((endpoint, index): SliceEndpoint => {
+  const endpoints = family === null ? [] : (object.endpoints ?? []).map((endpoint, index): SliceEndpoint => {
     // A proxy uses only the first address, like kube-proxy: the others are the same Pod.
     const ip = canonicalIP(endpoint.addresses[0]!);
     if (ip === null || ipFamily(ip) !== family) {
@@ -177,7 +194,7 @@ function toEndpointSlice(object: EndpointSliceObject): ValidEndpointSlice {
       terminating,
       nodeName: endpoint.nodeName ?? null,
       zone: endpoint.zone ?? null,
-      hintZones: endpoint.hints ? endpoint.hints.forZones.map((zone) => zone.name) : null,
+      hintZones: endpoint.hints ? (endpoint.hints.forZones ?? []).map((zone) => zone.name) : null,
     };
   });
   const triggerText = object.metadata.annotations?.[TRIGGER_TIME_ANNOTATION];
@@ -187,7 +204,7 @@ function toEndpointSlice(object: EndpointSliceObject): ValidEndpointSlice {
     service: `${namespace}/${serviceLabel}`,
     family,
     endpoints,
-    ports: object.ports.filter((port) => port.port != null).map((port) => ({ name: port.name ?? '', protocol: port.protocol, port: port.port! })),
+    ports: (object.ports ?? []).filter((port) => port.port != null).map((port) => ({ name: port.name ?? '', protocol: port.protocol, port: port.port! })),
     triggerTime: Number.isNaN(triggerTime) ? null : triggerTime,
   };
 }
