@@ -1,0 +1,130 @@
+/**
+ * `npm run bench`: every backend side by side in one run on this machine, as the service count
+ * grows (see bench/README.md). `--quick` is the smoke test `npm test` runs; `--inner` is the same
+ * bench running inside the IPVS VM for the ipvs backend.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, release } from 'node:os';
+import { join } from 'node:path';
+import { PLANNER_BACKENDS } from './backends.js';
+import { measureBackend, type RunContext } from './measure/backend-run.js';
+import { measureControlPlane } from './measure/control-plane.js';
+import { VM_RESULTS_FILE, measureInVm } from './measure/ipvs-vm.js';
+import { describeMachine } from './measure/machine.js';
+import { measureFlatRestore, measureIpset } from './measure/tool-baselines.js';
+import { parseOptions, type BenchOptions } from './options.js';
+import { bundleAgent } from './process/bundle.js';
+import { Resources } from './process/resources.js';
+import { createProgress } from './progress.js';
+import { runFigures } from './report/figures.js';
+import { datapathTable, syncTable } from './report/markdown.js';
+import type { BackendRun, BenchResults, ControlPlaneRun, IpsetBaseline, RestoreBaseline, VmPart } from './report/results.js';
+import { checkTargets, targetServices } from './report/targets.js';
+import { writeReport } from './report/write.js';
+
+const MODES = ['nft', 'legacy'] as const;
+
+function summary(run: BackendRun): string {
+  if (run.error) return `${run.backend} at ${run.services}: FAILED`;
+  const f = runFigures(run);
+  return `${run.backend} at ${run.services}: full sync ${f.fullSyncLiveS.toFixed(2)} s, change p50 ${f.changeP50Ms.toFixed(1)} ms (${Math.round(run.seconds)} s)`;
+}
+
+async function main(options: BenchOptions): Promise<number> {
+  if (process.getuid?.() !== 0) throw new Error('the bench builds network namespaces and programs their rules: run it as root');
+  if (options.inner && !options.outDir) throw new Error('--inner needs --out');
+  const startedAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const started = Date.now();
+  const measured = options.backends.filter((backend) => backend.vm === options.inner);
+  const withVm = !options.inner && options.vm;
+  const steps = options.sizes.length * measured.length
+    + (options.inner ? 0 : options.sizes.length * (PLANNER_BACKENDS.length + 1 + MODES.length))
+    + (withVm ? options.vmSizes.length : 0);
+  const progress = createProgress(steps, options.inner ? 'json' : 'terminal');
+  const resources = new Resources();
+  resources.releaseOnSignals(() => progress.stop());
+  try {
+    const machine = await describeMachine();
+    progress.status('bundling the agent from the sources');
+    const agentBundle = await bundleAgent();
+    resources.add(async () => rmSync(agentBundle, { force: true }));
+    const prefix = `kpb${randomBytes(2).toString('hex')}-`;
+    const context: RunContext = { resources, agentBundle, prefix, progress, settings: options.run, vm: options.inner };
+
+    const runs: BackendRun[] = [];
+    for (const services of options.sizes) {
+      for (const backend of measured) {
+        const withFileSource = services === options.sizes[0] || backend.id === 'nft';
+        runs.push(await measureBackend(backend, services, withFileSource, context));
+        progress.advance(summary(runs.at(-1)!));
+      }
+    }
+    if (options.inner) {
+      mkdirSync(options.outDir!, { recursive: true });
+      writeFileSync(join(options.outDir!, VM_RESULTS_FILE), JSON.stringify({ kernel: release(), runs }));
+      return runs.some((run) => run.error) ? 1 : 0;
+    }
+
+    const controlPlane: ControlPlaneRun[] = [];
+    for (const services of options.sizes) {
+      for (const backend of PLANNER_BACKENDS) {
+        progress.status(`control plane: ${backend.label} planner at ${services}`);
+        controlPlane.push(await measureControlPlane(backend, services, options.planRepeats, options.run.seed, resources, agentBundle));
+        progress.advance(`control plane: ${backend.label} at ${services}`);
+      }
+    }
+    const ipset: IpsetBaseline[] = [];
+    const iptablesRestore: RestoreBaseline[] = [];
+    for (const services of options.sizes) {
+      progress.status(`baseline: ipset at ${services}`);
+      ipset.push(await measureIpset(services, options.ipsetPerEntrySample, options.run.seed, resources, `${prefix}tools`));
+      progress.advance(`baseline: ipset at ${services}`);
+      for (const mode of MODES) {
+        progress.status(`baseline: flat iptables-restore (${mode}) at ${services}`);
+        iptablesRestore.push(await measureFlatRestore(mode, services, options.run.seed, resources, `${prefix}tools`));
+        progress.advance(`baseline: flat iptables-restore (${mode}) at ${services}`);
+      }
+    }
+    const vm: VmPart = withVm
+      ? await measureInVm({ sizes: options.vmSizes, seed: options.run.seed, quick: options.quick, timeoutS: options.quick ? 420 : 1500 }, progress, resources)
+      : { available: false, reason: options.vm ? 'ipvs was not asked for' : '--no-vm', runs: [] };
+    progress.stop();
+
+    const results: BenchResults = {
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      seconds: (Date.now() - started) / 1000,
+      settings: { ...options, backends: options.backends.map((backend) => backend.id) },
+      machine: { ...machine, loadAtEnd: loadavg().map((load) => Number(load.toFixed(2))) },
+      runs,
+      vm,
+      controlPlane,
+      baselines: { ipset, iptablesRestore },
+    };
+    const written = await writeReport(results, options.outDir);
+    const services = targetServices(results);
+    const atTarget = runs.filter((run) => run.services === services);
+    const targets = checkTargets(results).map((check) => `- ${check.met === null ? '(comparison)' : check.met ? 'met' : 'MISSED'}: ${check.target}: ${check.measured}`);
+    process.stdout.write([
+      '', `## ${services.toLocaleString('en-US')} services`, '', syncTable(atTarget), '', datapathTable(atTarget), '',
+      '## Targets', '', ...targets, '',
+      `Report: ${written.markdown}`, `Raw results: ${written.json}`, `Charts: ${written.charts.join(', ')}`, '',
+    ].join('\n'));
+    const failed = [...runs, ...vm.runs].filter((run) => run.error).map((run) => `${run.backend} at ${run.services}`);
+    if (vm.available && vm.reason) failed.push(`the IPVS VM (${vm.reason})`);
+    if (failed.length > 0) process.stderr.write(`bench: failed: ${failed.join(', ')}\n`);
+    return failed.length > 0 ? 1 : 0;
+  } finally {
+    progress.stop();
+    await resources.releaseAll();
+  }
+}
+
+main(parseOptions(process.argv.slice(2))).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

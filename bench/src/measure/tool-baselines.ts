@@ -1,0 +1,60 @@
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { DEFAULT_CONFIG, DryRunExecutor, createLogger, createProxy } from '@kplane/core';
+import iptables from '@kplane/backend-iptables';
+import type { Resources } from '../process/resources.js';
+import type { IpsetBaseline, RestoreBaseline } from '../report/results.js';
+import { SERVICE_PORT, Workload } from '../workload.js';
+
+const IPSET_SCRIPT = fileURLToPath(new URL('./ipset-baseline.mjs', import.meta.url));
+
+/** A namespace of its own for one baseline, deleted afterwards (rules and sets go with it). */
+async function inNamespace<T>(resources: Resources, name: string, measure: (namespace: string) => Promise<T>): Promise<T> {
+  await execa('ip', ['netns', 'add', name]);
+  const remove = resources.add(async () => void (await execa('ip', ['netns', 'delete', name], { reject: false })));
+  try {
+    return await measure(name);
+  } finally {
+    await remove();
+  }
+}
+
+/** Per-entry `ipset add` execs (a sample of `perEntry`, the rest extrapolated in the report) vs one `ipset restore` of N entries. */
+export async function measureIpset(services: number, perEntry: number, seed: number, resources: Resources, namespace: string): Promise<IpsetBaseline> {
+  const workload = new Workload({ services, seed, changes: 0, fileEdits: 0 });
+  const entries = workload.clusterIPs.map((ip) => `${ip},tcp:${SERVICE_PORT}`);
+  const sample = Math.min(perEntry, services);
+  const result = await inNamespace(resources, namespace, async (name) => {
+    const { stdout } = await execa('ip', ['netns', 'exec', name, process.execPath, IPSET_SCRIPT, JSON.stringify({ entries, perEntry: sample })]);
+    return JSON.parse(stdout) as { perEntryMs: number; restoreMs: number };
+  });
+  return { services, perEntry: { entries: sample, ms: result.perEntryMs }, restore: { entries: services, ms: result.restoreMs } };
+}
+
+/**
+ * kube-proxy's update before 1.28: the whole flat layout through `iptables-restore` on every change.
+ * The text is the flat layout's own full sync (IPv4), planned with a dry-run executor; it is
+ * restored once into an empty namespace, then again over itself (the rewrite that was paid per change).
+ */
+export async function measureFlatRestore(mode: 'nft' | 'legacy', services: number, seed: number, resources: Resources, namespace: string): Promise<RestoreBaseline> {
+  const executor = new DryRunExecutor();
+  const { engine } = createProxy({
+    config: { ...DEFAULT_CONFIG, backendOptions: new Map([['layout', 'flat'], ['mode', mode]]) },
+    executor,
+    logger: createLogger('warn'),
+  }, iptables);
+  engine.handle(new Workload({ services, seed, changes: 0, fileEdits: 0 }).events());
+  if (!(await engine.sync())) throw new Error('planning the flat layout failed');
+  const batch = executor.batches.find((candidate) => candidate.tool === `iptables-${mode}-restore`);
+  if (!batch) throw new Error(`the flat layout's plan has no iptables-${mode}-restore batch`);
+  return inNamespace(resources, namespace, async (name) => {
+    const restore = async (): Promise<number> => {
+      const started = performance.now();
+      await execa('ip', ['netns', 'exec', name, batch.tool, ...batch.args], { input: batch.input });
+      return performance.now() - started;
+    };
+    const loadMs = await restore();
+    const rewriteMs = await restore();
+    return { mode, services, bytes: batch.input.length, loadMs, rewriteMs };
+  });
+}
