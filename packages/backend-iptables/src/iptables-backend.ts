@@ -5,7 +5,7 @@ import {
 } from '@kplane/core';
 import { parseSave, type KernelAudit } from './iptables/audit.js';
 import { detectMode } from './iptables/mode.js';
-import { FAMILIES, MODES, restoreBatch, saveQuery, versionQuery, type Mode } from './iptables/tools.js';
+import { FAMILIES, MODES, NFT_RESTORE_LINES, restoreBatch, saveQuery, versionQuery, type Mode } from './iptables/tools.js';
 import { TABLES, Transaction } from './iptables/transaction.js';
 import { readOptions, type IptablesOptions } from './options.js';
 import { FamilyTables } from './plan/family-tables.js';
@@ -70,8 +70,10 @@ export class IptablesBackend implements DataplaneBackend {
     const rebuild = full || !this.trusted;
     this.trusted = false;
     for (const [family, tables] of this.families) {
-      const plan = rebuild ? tables.planFull(state, await this.audit(this.mode, family)) : tables.planPartial(changed, state);
-      if (!plan.transaction.empty) await this.executor.apply(restoreBatch(this.mode, family, plan.transaction.toString()));
+      const plan = rebuild
+        ? tables.planFull(state, await this.audit(this.mode, family), this.mode === 'nft' ? NFT_RESTORE_LINES : Infinity)
+        : tables.planPartial(changed, state);
+      for (const transaction of plan.transactions) await this.executor.apply(restoreBatch(this.mode, family, transaction.toString()));
       plan.commit();
     }
     this.trusted = true;

@@ -3,7 +3,10 @@ import { DEFAULT_CONFIG, DryRunExecutor, ToolError, createLogger, createProxy, t
 import { endpointSliceObject, serviceObject } from '@kplane/core/testing';
 import plugin, { FakeIptables, type IptablesBackend } from '../src/index.js';
 import { parseSave } from '../src/iptables/audit.js';
-import { saveQuery } from '../src/iptables/tools.js';
+import { restoreBatch, saveQuery } from '../src/iptables/tools.js';
+import { FamilyTables } from '../src/plan/family-tables.js';
+import { serviceChain } from '../src/plan/names.js';
+import { trace } from './support/trace.js';
 import { harness, remove, upsert } from './support/harness.js';
 
 function service(name: string, ip: string): SourceEvent {
@@ -126,6 +129,35 @@ describe('iptables backend', () => {
     expect(fake.queries.slice(reads).map((query) => query.tool)).toContain('iptables-nft-save');
     expect(retry[0]!.input).toContain(':KPLANE-SERVICES - [0:0]');
     expect(fake.chains('nft', 4, 'nat').get('KPLANE-IPS')!.join('\n')).toContain('-d 10.96.0.3/32');
+  });
+
+  it('a full sync split into restores (iptables-nft) leaves a working ruleset after each one', async () => {
+    const fake = new FakeIptables();
+    const ip = (index: number) => `10.96.${index % 7}.${10 + index}`;
+    const before = harness({ 'leaf-size': '4' }, {}, fake);
+    await before.start(Array.from({ length: 40 }, (_, index) => [service(`s${index}`, ip(index)), endpoints(`s${index}`, [`10.244.0.${index}`])]).flat());
+    // The next agent's world: some services gone, some new, some with other endpoints.
+    const after = harness({ 'leaf-size': '4' });
+    await after.start(Array.from({ length: 40 }, (_, index) => index + 10).flatMap((index) => [service(`s${index}`, ip(index)), endpoints(`s${index}`, [`10.244.1.${index}`])]));
+    const state = after.engine.desiredState;
+    const tables = new FamilyTables(after.backend.tables(4)!.settings);
+    const plan = tables.planFull(state, parseSave(fake.dump('nft', 4)), 50);
+    expect(plan.transactions.length).toBeGreaterThan(10);
+    const kept = [...state.values()].filter((port) => before.engine.desiredState.get(port.servicePort.key));
+    for (const transaction of plan.transactions) {
+      await fake.apply(restoreBatch('nft', 4, transaction.toString()));
+      for (const port of kept) {
+        const reached = trace(fake.chains('nft', 4, 'nat'), { destination: port.servicePort.clusterIPs[0]!, protocol: 'tcp', port: 80 });
+        expect(reached.verdict).toBe(serviceChain(port.servicePort));
+      }
+    }
+    plan.commit();
+    for (const table of ['nat', 'filter'] as const) {
+      expect(new Map([...fake.chains('nft', 4, table)].filter(([chain]) => chain.startsWith('KPLANE-')))).toEqual(tables.writtenChains(table));
+    }
+    for (const port of state.values()) {
+      expect(trace(fake.chains('nft', 4, 'nat'), { destination: port.servicePort.clusterIPs[0]!, protocol: 'tcp', port: 80 }).verdict).toBe(serviceChain(port.servicePort));
+    }
   });
 
   it('drops, rather than rejects, a frontend whose endpoints are all elsewhere (Local policy)', async () => {

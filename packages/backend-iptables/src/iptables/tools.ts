@@ -11,6 +11,14 @@ function command(mode: Mode, family: IPFamily, verb: 'restore' | 'save'): string
   return `${family === 4 ? 'iptables' : 'ip6tables'}-${mode}-${verb}`;
 }
 
+/**
+ * Lines per restore of a full sync in iptables-nft mode. `iptables-nft-restore --noflush` slows
+ * down superlinearly with the size of its input (1.8.9, appends to existing chains: 30 µs a rule
+ * at 2,000 rules, 86 µs at 10,000, 290 µs at 20,000), so a large full sync goes as restores of
+ * this size. Legacy mode swaps the whole table per restore: one restore is cheapest there.
+ */
+export const NFT_RESTORE_LINES = 2000;
+
 /** One `iptables-restore --noflush` batch; `-w` waits for the xtables lock instead of failing. */
 export function restoreBatch(mode: Mode, family: IPFamily, input: string): Batch {
   return { tool: command(mode, family, 'restore'), args: ['-w', '5', '--noflush'], input };

@@ -27,7 +27,9 @@ export class Transaction {
   }
 
   deleteChain(table: Table, chain: string): this {
-    this.edit(table).deleted.add(chain);
+    const edit = this.edit(table);
+    edit.written.delete(chain);
+    edit.deleted.add(chain);
     return this;
   }
 

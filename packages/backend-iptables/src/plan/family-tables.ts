@@ -9,9 +9,9 @@ import { EMPTY_PLAN, planPort, type AddressItem, type NodePortItem, type PortPla
 import { PROTOCOLS, type FamilySettings } from './settings.js';
 import { addressNodeRules, nodePortNodeRules } from './tree-rules.js';
 
-/** A restore to send, and what to record once the kernel has taken it. */
+/** Restores to send in order (one, except for a full sync split by its line budget), and what to record once the kernel took them all. */
 export interface PlannedSync {
-  readonly transaction: Transaction;
+  readonly transactions: readonly Transaction[];
   commit(): void;
 }
 
@@ -39,36 +39,56 @@ export class FamilyTables {
     ];
   }
 
-  /** Rewrites all of kplane's chains, deletes the ones it owns but no longer needs, and makes its hooks exactly one each. */
-  planFull(state: ProxyState, audit: KernelAudit): PlannedSync {
+  /**
+   * Rewrites all of kplane's chains, deletes the ones it owns but no longer needs, and makes its
+   * hooks exactly one each. With a line budget (iptables-nft, whose restore slows down
+   * superlinearly with its size) the work is split into restores of whole chains in dependency
+   * order, each leaving a working ruleset: targets before the chains that jump to them, the trees
+   * under fresh names switched over by their root, hooks last, then stale chains flushed and deleted.
+   */
+  planFull(state: ProxyState, audit: KernelAudit, lineBudget = Infinity): PlannedSync {
     this.ports = new Map();
     for (const portState of state.values()) {
       const plan = planPort(portState, this.settings);
       if (plan !== EMPTY_PLAN) this.ports.set(portState.servicePort.key, plan);
     }
     const plans = [...this.ports.values()];
-    this.addresses.build(plans.flatMap((plan) => plan.addresses));
-    for (const [protocol, tree] of this.nodePorts) tree.build(plans.flatMap((plan) => plan.nodePorts.filter((item) => item.protocol === protocol)));
-
-    const transaction = new Transaction();
-    const desired = baseChains(this.settings);
-    const nat = desired.get('nat')!;
-    for (const plan of plans) for (const [chain, rules] of plan.chains) nat.set(chain, rules);
-    for (const trees of this.treeChains) for (const [chain, rules] of trees.all()) nat.set(chain, rules);
-    for (const table of TABLES) {
-      for (const [chain, rules] of desired.get(table)!) transaction.writeChain(table, chain, rules);
-      const owned = new Set([...(audit.chains.get(table) ?? []), ...this.written.get(table)!.keys()]);
-      for (const chain of owned) if (!desired.get(table)!.has(chain)) transaction.deleteChain(table, chain);
+    const owned = new Map(TABLES.map((table) => [table, new Set([...(audit.chains.get(table) ?? []), ...this.written.get(table)!.keys()])]));
+    const firstNumber = (root: string) => 1 + Math.max(0, ...[...owned.get('nat')!].map((chain) => treeNumber(root, chain)));
+    this.addresses.build(plans.flatMap((plan) => plan.addresses), firstNumber(this.addresses.options.root));
+    for (const [protocol, tree] of this.nodePorts) {
+      tree.build(plans.flatMap((plan) => plan.nodePorts.filter((item) => item.protocol === protocol)), firstNumber(tree.options.root));
     }
+
+    const packer = new Packer(lineBudget);
+    const base = baseChains(this.settings);
+    const dispatch = new Set<string>([CHAIN.nodePorts, CHAIN.services]);
+    const desired = new Map(TABLES.map((table) => [table, new Set<string>()]));
+    const write = (table: Table, chain: string, rules: Rules) => {
+      desired.get(table)!.add(chain);
+      packer.add(1 + rules.length, (transaction) => transaction.writeChain(table, chain, rules));
+    };
+    for (const [chain, rules] of base.get('nat')!) if (!dispatch.has(chain)) write('nat', chain, rules);
+    for (const plan of plans) for (const [chain, rules] of plan.chains) write('nat', chain, rules);
+    for (const trees of this.treeChains) for (const [chain, rules] of trees.all()) write('nat', chain, rules);
+    for (const chain of dispatch) write('nat', chain, base.get('nat')!.get(chain)!);
+    for (const [chain, rules] of base.get('filter')!) write('filter', chain, rules);
+
     const kept = new Set<string>();
     for (const hook of audit.hooks) {
       const key = `${hook.table} ${hook.chain} ${hook.target}`;
       const wanted = HOOKS.some((expected) => `${expected.table} ${expected.chain} ${expected.target}` === key);
       if (wanted && !kept.has(key)) kept.add(key);
-      else transaction.deleteRule(hook.table, hook.chain, hook.rule);
+      else packer.add(1, (transaction) => transaction.deleteRule(hook.table, hook.chain, hook.rule));
     }
-    for (const hook of HOOKS) if (!kept.has(`${hook.table} ${hook.chain} ${hook.target}`)) transaction.insertRule(hook.table, hook.chain, hook.rule);
-    return this.planned(transaction, true);
+    for (const hook of HOOKS) {
+      if (!kept.has(`${hook.table} ${hook.chain} ${hook.target}`)) packer.add(1, (transaction) => transaction.insertRule(hook.table, hook.chain, hook.rule));
+    }
+    const stale = TABLES.flatMap((table) => [...owned.get(table)!].filter((chain) => !desired.get(table)!.has(chain)).map((chain) => ({ table, chain })));
+    // Flushed first, all of them, so that no stale chain still jumps to another when it is deleted.
+    for (const { table, chain } of stale) packer.add(1, (transaction) => transaction.writeChain(table, chain, []));
+    for (const { table, chain } of stale) packer.add(2, (transaction) => transaction.deleteChain(table, chain));
+    return this.planned(packer.transactions(), true);
   }
 
   /** Rewrites only the chains of the changed ports that differ, and the tree chains on their paths. */
@@ -92,7 +112,7 @@ export class FamilyTables {
       for (const [chain, rules] of written) if (this.differs('nat', chain, rules)) transaction.writeChain('nat', chain, rules);
       for (const chain of removed) transaction.deleteChain('nat', chain);
     }
-    return this.planned(transaction, false);
+    return this.planned(transaction.empty ? [] : [transaction], false);
   }
 
   /** The model of kplane's chains in `table`, as written (tests and the bench read the kernel back against it). */
@@ -104,14 +124,16 @@ export class FamilyTables {
     return this.written.get(table)!.get(chain) !== rules.join('\n');
   }
 
-  private planned(transaction: Transaction, full: boolean): PlannedSync {
+  private planned(transactions: readonly Transaction[], full: boolean): PlannedSync {
     return {
-      transaction,
+      transactions,
       commit: () => {
         for (const table of TABLES) {
           const written = full ? new Map<string, string>() : this.written.get(table)!;
-          for (const [chain, rules] of transaction.written(table)) written.set(chain, rules.join('\n'));
-          for (const chain of transaction.deleted(table)) written.delete(chain);
+          for (const transaction of transactions) {
+            for (const [chain, rules] of transaction.written(table)) written.set(chain, rules.join('\n'));
+            for (const chain of transaction.deleted(table)) written.delete(chain);
+          }
           this.written.set(table, written);
         }
       },
@@ -127,12 +149,41 @@ interface TreeChains {
 
 function treeChains<T extends TreeItem>(tree: PrefixTree<T>, rules: (node: TreeNode<T>) => Rules): TreeChains {
   return {
-    all: () => [...tree.nodes()].map((node) => [node.chain, rules(node)]),
+    all: () => [...tree.postOrder()].map((node) => [node.chain, rules(node)]),
     changes: () => {
       const { written, removed } = tree.takeChanges();
       return { written: written.map((node) => [node.chain, rules(node)]), removed };
     },
   };
+}
+
+/** The number of a tree chain (`KPLANE-IPS-17` → 17), or 0 for any other chain. */
+function treeNumber(root: string, chain: string): number {
+  const match = new RegExp(`^${root}-(\\d+)$`).exec(chain);
+  return match ? Number(match[1]) : 0;
+}
+
+/** Packs restore work, in order, into transactions of at most `budget` lines (a unit larger than the budget goes alone). */
+class Packer {
+  private readonly done: Transaction[] = [];
+  private current = new Transaction();
+  private lines = 0;
+
+  constructor(private readonly budget: number) {}
+
+  add(lines: number, work: (transaction: Transaction) => void): void {
+    if (this.lines > 0 && this.lines + lines > this.budget) {
+      this.done.push(this.current);
+      this.current = new Transaction();
+      this.lines = 0;
+    }
+    work(this.current);
+    this.lines += lines;
+  }
+
+  transactions(): Transaction[] {
+    return this.current.empty ? this.done : [...this.done, this.current];
+  }
 }
 
 /** Moves a port's destinations in a tree from `before` to `after`, touching only those that differ. */

@@ -52,8 +52,20 @@ export function planPort(state: ServicePortState, settings: FamilySettings): Por
   const protocol = port.protocol.toLowerCase();
   const pick = (endpoints: readonly Endpoint[]): string[] => pickRules(port, endpoints, unusable);
 
-  const service = serviceChain(port);
+  const reachedFromOutside = externalIPs.length > 0 || loadBalancerIPs.length > 0 || port.nodePort !== null;
+  // In dependency order (a chain after the chains it jumps to), so that a full sync can be split anywhere.
   const chains = new Map<string, Rules>();
+  const affinity = port.affinityTimeoutSeconds !== null;
+  for (const endpoint of uniqueEndpoints([...internal, ...(reachedFromOutside ? external : [])])) {
+    const chain = endpointChain(port, endpoint);
+    chains.set(chain, [
+      // Hairpin: an endpoint reaching itself through the service must see a reply from the service.
+      `-s ${hostText(endpoint.ip)} -j ${CHAIN.markMasquerade}`,
+      `-p ${protocol}${affinity ? ` -m recent --name ${chain} --set` : ''} -j DNAT --to-destination ${endpointAddress(endpoint)}`,
+    ]);
+  }
+
+  const service = serviceChain(port);
   const masquerade = internal.length > 0 && (settings.masqueradeAll || settings.clusterCIDRs.length > 0);
   chains.set(service, [
     ...(masquerade ? clusterIPs.map((ip) => `-d ${hostText(ip)} -p ${protocol} -m ${protocol} --dport ${port.port} -j ${CHAIN.clusterMasquerade}`) : []),
@@ -62,7 +74,6 @@ export function planPort(state: ServicePortState, settings: FamilySettings): Por
   const addresses = clusterIPs.map((ip) => addressItem(ip, port, service, true));
   const nodePorts: NodePortItem[] = [];
 
-  const reachedFromOutside = externalIPs.length > 0 || loadBalancerIPs.length > 0 || port.nodePort !== null;
   if (reachedFromOutside) {
     const ext = externalChain(port);
     let externalPick = service;
@@ -90,16 +101,6 @@ export function planPort(state: ServicePortState, settings: FamilySettings): Por
     }
     addresses.push(...externalIPs.map((ip) => addressItem(ip, port, ext, false)), ...loadBalancerIPs.map((ip) => addressItem(ip, port, loadBalancerTarget, false)));
     if (port.nodePort !== null) nodePorts.push({ id: `${port.protocol} ${port.nodePort} ${ext}`, key: BigInt(port.nodePort), protocol: port.protocol, port: port.nodePort, target: ext });
-  }
-
-  const affinity = port.affinityTimeoutSeconds !== null;
-  for (const endpoint of uniqueEndpoints([...internal, ...(reachedFromOutside ? external : [])])) {
-    const chain = endpointChain(port, endpoint);
-    chains.set(chain, [
-      // Hairpin: an endpoint reaching itself through the service must see a reply from the service.
-      `-s ${hostText(endpoint.ip)} -j ${CHAIN.markMasquerade}`,
-      `-p ${protocol}${affinity ? ` -m recent --name ${chain} --set` : ''} -j DNAT --to-destination ${endpointAddress(endpoint)}`,
-    ]);
   }
   return { chains, addresses, nodePorts };
 }

@@ -69,10 +69,14 @@ export class PrefixTree<T extends TreeItem> {
     this.byChain.set(this.root.chain, this.root);
   }
 
-  /** Replaces every item with `items`, building a balanced tree with fresh chain names; the record of changes starts afresh (everything is to be written). */
-  build(items: Iterable<T>): void {
+  /**
+   * Replaces every item with `items`, building a balanced tree whose chains are numbered from
+   * `firstNumber` (fresh names, so that a new tree can be written beside an old one); the record of
+   * changes starts afresh (everything is to be written).
+   */
+  build(items: Iterable<T>, firstNumber = 1): void {
     this.dropDescendants(this.root);
-    this.counter = 0;
+    this.counter = firstNumber - 1;
     this.grow(this.root, [...items].sort(compareItems));
     this.dirty = new Set();
     this.removed = new Set();
@@ -126,8 +130,10 @@ export class PrefixTree<T extends TreeItem> {
     return path;
   }
 
-  nodes(): IterableIterator<TreeNode<T>> {
-    return this.byChain.values();
+  /** Every node, children before their parent (the order in which chains can be created). */
+  *postOrder(node: TreeNode<T> = this.root): Generator<TreeNode<T>> {
+    for (const child of node.children ?? []) yield* this.postOrder(child);
+    yield node;
   }
 
   node(chain: string): TreeNode<T> | undefined {

@@ -36,7 +36,7 @@ const SERVER = `
 const net = require('net');
 let listening = 0;
 for (const port of [8080, 9090]) for (const host of ['0.0.0.0', '::']) {
-  net.createServer((socket) => socket.end(socket.remoteAddress + ' ' + socket.localPort + '\\n'))
+  net.createServer((socket) => socket.on('error', () => {}).end(socket.remoteAddress + ' ' + socket.localPort + '\\n'))
     .listen({ host, port, ipv6Only: host === '::' }, () => { if (++listening === 4) console.log('ready'); });
 }`;
 
