@@ -7,6 +7,12 @@ export interface Element {
   readonly set: string;
   readonly key: string;
   readonly value?: string;
+  /**
+   * The elements that stand or fall together, and are claimed together: a frontend's (its key,
+   * `10.96.0.1 . tcp . 80` or `tcp . 30080`), or an element shared between ports (its own key:
+   * a cluster IP, a hairpin pair). Key formats never collide across these kinds.
+   */
+  readonly group: string;
 }
 
 export interface NamedChain {
@@ -27,6 +33,7 @@ export interface AffinityObjects {
 
 /** Everything one service port puts into one family's table. */
 export interface Contribution {
+  /** The elements of one group are contiguous. */
   readonly elements: readonly Element[];
   /** Pick chains its verdicts jump to, as `kind:protocol:count`. */
   readonly picks: readonly string[];
@@ -74,7 +81,7 @@ export function contribute(state: ServicePortState, family: NftFamily, generatio
   /** The verdict that picks one of `endpoints`, and their slots in `endpointSet` under `key`. */
   const pickFrom = (kind: PickKind, endpointSet: string, key: string, endpoints: readonly Endpoint[], tag: 'i' | 'x'): string => {
     const map = endpointMap(endpointSet, protocol);
-    endpoints.forEach((endpoint, slot) => elements.push({ set: map, key: `${key} . ${slot}`, value: `${endpoint.ip} . ${endpoint.port}` }));
+    endpoints.forEach((endpoint, slot) => elements.push({ set: map, key: `${key} . ${slot}`, value: `${endpoint.ip} . ${endpoint.port}`, group: key }));
     if (port.affinityTimeoutSeconds !== null) {
       const objects = affinityObjects(family, port.id, tag, protocol, port.affinityTimeoutSeconds, endpoints);
       affinity.set(tag, objects);
@@ -85,54 +92,55 @@ export function contribute(state: ServicePortState, family: NftFamily, generatio
     return sharedVerdict(pickChainBase(pick), generation);
   };
 
+  for (const ip of clusterIPs) elements.push({ set: SET.clusterIPs, key: ip, group: ip });
   for (const ip of clusterIPs) {
     const key = `${ip} . ${protocol} . ${port.port}`;
-    elements.push({ set: SET.clusterIPs, key: ip });
     if (internal.length === 0) {
-      elements.push({ set: SET.noEndpointServices, key, value: unusable });
+      elements.push({ set: SET.noEndpointServices, key, value: unusable, group: key });
       continue;
     }
-    elements.push({ set: SET.serviceIPs, key, value: sharedVerdict(CHAIN.cluster, generation) });
-    elements.push({ set: SET.pick, key, value: pickFrom(SET.pick, SET.endpoints, key, internal, 'i') });
+    elements.push({ set: SET.serviceIPs, key, value: sharedVerdict(CHAIN.cluster, generation), group: key });
+    elements.push({ set: SET.pick, key, value: pickFrom(SET.pick, SET.endpoints, key, internal, 'i'), group: key });
   }
 
   const externalTag = sameEndpoints(internal, external) ? 'i' : 'x';
   const externalIPs = [...port.externalIPs, ...port.loadBalancerIPs].filter((ip) => ipFamily(ip) === version);
-  for (const ip of externalIPs) {
+  const ranges = port.loadBalancerSourceRanges.filter((cidr) => ipFamily(cidr.split('/')[0]!) === version);
+  for (const ip of new Set(externalIPs)) {
     const key = `${ip} . ${protocol} . ${port.port}`;
     if (external.length === 0 && (!port.externalTrafficLocal || internal.length === 0)) {
-      elements.push({ set: SET.noEndpointServices, key, value: unusable });
-      continue;
+      elements.push({ set: SET.noEndpointServices, key, value: unusable, group: key });
+    } else {
+      elements.push({ set: SET.serviceIPs, key, value: sharedVerdict(port.externalTrafficLocal ? CHAIN.externalLocal : CHAIN.external, generation), group: key });
+      if (external.length > 0) elements.push({ set: SET.pick, key, value: pickFrom(SET.pick, SET.endpoints, key, external, externalTag), group: key });
+      if (port.externalTrafficLocal && internal.length > 0) {
+        elements.push({ set: SET.pickCluster, key, value: pickFrom(SET.pickCluster, SET.clusterEndpoints, key, internal, 'i'), group: key });
+      }
     }
-    elements.push({ set: SET.serviceIPs, key, value: sharedVerdict(port.externalTrafficLocal ? CHAIN.externalLocal : CHAIN.external, generation) });
-    if (external.length > 0) elements.push({ set: SET.pick, key, value: pickFrom(SET.pick, SET.endpoints, key, external, externalTag) });
-    if (port.externalTrafficLocal && internal.length > 0) {
-      elements.push({ set: SET.pickCluster, key, value: pickFrom(SET.pickCluster, SET.clusterEndpoints, key, internal, 'i') });
-    }
-  }
-  for (const ip of port.loadBalancerIPs.filter((address) => ipFamily(address) === version && port.loadBalancerSourceRanges.length > 0)) {
-    const key = `${ip} . ${protocol} . ${port.port}`;
-    elements.push({ set: SET.firewall, key });
-    for (const range of port.loadBalancerSourceRanges.filter((cidr) => ipFamily(cidr.split('/')[0]!) === version)) {
-      elements.push({ set: SET.firewallAllow, key: `${key} . ${range}` });
+    if (port.loadBalancerIPs.includes(ip) && port.loadBalancerSourceRanges.length > 0) {
+      elements.push({ set: SET.firewall, key, group: key });
+      for (const range of ranges) elements.push({ set: SET.firewallAllow, key: `${key} . ${range}`, group: key });
     }
   }
 
   if (port.nodePort !== null) {
     const key = `${protocol} . ${port.nodePort}`;
     if (external.length === 0 && (!port.externalTrafficLocal || internal.length === 0)) {
-      elements.push({ set: SET.noEndpointNodePorts, key, value: unusable });
+      elements.push({ set: SET.noEndpointNodePorts, key, value: unusable, group: key });
     } else {
-      elements.push({ set: SET.serviceNodePorts, key, value: sharedVerdict(port.externalTrafficLocal ? CHAIN.nodePortLocal : CHAIN.nodePort, generation) });
-      if (external.length > 0) elements.push({ set: SET.nodePortPick, key, value: pickFrom(SET.nodePortPick, SET.nodePortEndpoints, key, external, externalTag) });
+      elements.push({ set: SET.serviceNodePorts, key, value: sharedVerdict(port.externalTrafficLocal ? CHAIN.nodePortLocal : CHAIN.nodePort, generation), group: key });
+      if (external.length > 0) elements.push({ set: SET.nodePortPick, key, value: pickFrom(SET.nodePortPick, SET.nodePortEndpoints, key, external, externalTag), group: key });
       if (port.externalTrafficLocal && internal.length > 0) {
-        elements.push({ set: SET.nodePortPickCluster, key, value: pickFrom(SET.nodePortPickCluster, SET.nodePortClusterEndpoints, key, internal, 'i') });
+        elements.push({ set: SET.nodePortPickCluster, key, value: pickFrom(SET.nodePortPickCluster, SET.nodePortClusterEndpoints, key, internal, 'i'), group: key });
       }
     }
   }
 
   // A pod reaching itself through its service must be masqueraded, or it would answer itself directly.
-  for (const ip of new Set([...internal, ...external].map((endpoint) => endpoint.ip))) elements.push({ set: SET.hairpin, key: `${ip} . ${ip}` });
+  for (const ip of new Set([...internal, ...external].map((endpoint) => endpoint.ip))) {
+    const key = `${ip} . ${ip}`;
+    elements.push({ set: SET.hairpin, key, group: key });
+  }
 
   return {
     elements,

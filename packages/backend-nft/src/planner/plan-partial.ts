@@ -34,10 +34,9 @@ export function planPartial(tx: NftTransaction, family: NftFamily, table: Writte
 
   const deletes = new ElementsBySet();
   const adds = new ElementsBySet();
-  for (const { set, key, before, after } of draft.elementChanges()) {
-    if (before) deletes.push(set, { key });
-    if (after) adds.push(set, { key, value: after.value });
-  }
+  const changes = draft.elementChanges();
+  for (const { set, key } of changes.delete) deletes.push(set, { key });
+  for (const { set, key, value } of changes.add) adds.push(set, { key, value });
   for (const [set, elements] of deletes) tx.delete(family, { kind: 'elements', set: generationName(set, table.generation), elements });
   for (const [set, elements] of adds) tx.add(family, { kind: 'elements', set: generationName(set, table.generation), elements });
 

@@ -4,27 +4,22 @@ import { isAffinityObject, type Contribution, type Element, type NamedChain, typ
 import { generationOf } from './layout.js';
 
 /**
- * The service ports that want an element, by set then key: one port (nearly always), or several in
- * claim order. The first one's contribution says the element's value in the kernel. Owners, not
- * values, are stored: the strings are shared with the contributions, so the model costs little more
- * than the Map entries.
+ * The service ports that claim an element group (see Element.group): one port (nearly always), or
+ * several in claim order — two Services with the same external IP and port, or ports sharing a
+ * cluster IP or an endpoint. The first claimant's elements are the ones in the kernel. Owners, not
+ * elements, are stored: the strings are shared with the contributions, so the index costs little
+ * more than its Map entries, one per frontend or shared element.
  */
 type Owners = ServicePortKey | readonly ServicePortKey[];
-type Claims = Map<string, Map<string, Owners>>;
-
-/** What an element looks like in the kernel: absent, or present with a value (undefined for plain sets). */
-export type KernelElement = { readonly value: string | undefined } | null;
 
 /**
  * kplane's model of what it has written to one family's table. Partial syncs are planned against it,
- * never against a listing of the kernel. Elements are claimed by service ports: several ports may
- * want the same element (a cluster IP shared by ports); the kernel holds the first claim's value,
- * and the element goes when its last claim does.
+ * never against a listing of the kernel.
  */
 export class WrittenTable {
   generation = 0;
   readonly contributions = new Map<ServicePortKey, Contribution>();
-  readonly claims: Claims = new Map();
+  readonly claims = new Map<string, Owners>();
   /** Pick chains in the kernel (`kind:protocol:count`) and how many verdicts jump to each. */
   readonly pickRefs = new Map<string, number>();
   /** Affinity chains and sets in the kernel, with the rules and specs they were written with. */
@@ -47,22 +42,24 @@ export class WrittenTable {
 
   /**
    * A model built in one go from every port's contribution (what a full sync writes). `written`
-   * receives each element as the kernel will hold it: the first claim on it.
+   * receives each element the kernel will hold: those of the groups each port claims first.
    */
   static build(generation: number, contributions: Iterable<[ServicePortKey, Contribution]>, written: (element: Element) => void): WrittenTable {
     const table = new WrittenTable();
     table.generation = generation;
     for (const [key, contribution] of contributions) {
       table.contributions.set(key, contribution);
+      let group: string | undefined;
+      let first = false;
       for (const element of contribution.elements) {
-        const keys = setClaims(table.claims, element.set);
-        const owners = keys.get(element.key);
-        if (owners === undefined) {
-          keys.set(element.key, key);
-          written(element);
-        } else {
-          keys.set(element.key, [...ownerList(owners), key]);
+        if (element.group !== group) {
+          group = element.group;
+          const owners = table.claims.get(group);
+          first = owners === undefined || firstOwner(owners) === key;
+          if (owners === undefined) table.claims.set(group, key);
+          else if (!ownerList(owners).includes(key)) table.claims.set(group, [...ownerList(owners), key]);
         }
+        if (first) written(element);
       }
       for (const pick of contribution.picks) table.pickRefs.set(pick, (table.pickRefs.get(pick) ?? 0) + 1);
       for (const chain of contribution.affinity.chains) table.affinityChains.set(chain.name, chain.rules);
@@ -71,9 +68,10 @@ export class WrittenTable {
     return table;
   }
 
-  kernelElement(set: string, key: string): KernelElement {
-    const owners = this.claims.get(set)?.get(key);
-    return owners === undefined ? null : { value: valueOf(this.contributions.get(firstOwner(owners)), set, key) };
+  /** The elements of a group as the kernel holds them: its first claimant's. */
+  kernelElements(group: string): readonly Element[] {
+    const owners = this.claims.get(group);
+    return owners === undefined ? [] : groupElements(this.contributions.get(firstOwner(owners)), group);
   }
 }
 
@@ -83,8 +81,8 @@ export class WrittenTable {
  */
 export class TableDraft {
   private readonly contributions = new Map<ServicePortKey, Contribution | null>();
-  /** Staged owners of touched elements (empty: the element goes). */
-  private readonly claims = new Map<string, Map<string, readonly ServicePortKey[]>>();
+  /** Staged claimants of touched groups (empty: the group goes). */
+  private readonly claims = new Map<string, readonly ServicePortKey[]>();
   private readonly pickRefs = new Map<string, number>();
   private readonly affinityChains = new Map<string, readonly string[] | null>();
   private readonly affinitySets = new Map<string, string | null>();
@@ -100,8 +98,8 @@ export class TableDraft {
   /** Replaces what one service port contributes. */
   replace(key: ServicePortKey, next: Contribution | undefined): void {
     const previous = this.contribution(key);
-    for (const element of previous?.elements ?? []) this.stage(element, this.ownersOf(element).filter((owner) => owner !== key));
-    for (const element of next?.elements ?? []) this.stage(element, [...this.ownersOf(element), key]);
+    for (const group of groupsOf(previous)) this.claims.set(group, this.ownersOf(group).filter((owner) => owner !== key));
+    for (const group of groupsOf(next)) this.claims.set(group, [...this.ownersOf(group).filter((owner) => owner !== key), key]);
     for (const pick of previous?.picks ?? []) this.countPick(pick, -1);
     for (const pick of next?.picks ?? []) this.countPick(pick, +1);
     for (const chain of previous?.affinity.chains ?? []) this.affinityChains.set(chain.name, null);
@@ -111,15 +109,23 @@ export class TableDraft {
     this.contributions.set(key, next ?? null);
   }
 
-  /** Elements whose kernel state changes: `before` and `after` as the kernel holds them. */
-  *elementChanges(): Generator<{ set: string; key: string; before: KernelElement; after: KernelElement }> {
-    for (const [set, keys] of this.claims) {
-      for (const [key, owners] of keys) {
-        const before = this.table.kernelElement(set, key);
-        const after = owners.length === 0 ? null : { value: valueOf(this.contribution(firstOwner(owners)), set, key) };
-        if (before?.value !== after?.value || (before === null) !== (after === null)) yield { set, key, before, after };
+  /** Elements the kernel must lose (`delete`) and gain (`add`); a changed value is both. */
+  elementChanges(): { delete: Element[]; add: Element[] } {
+    const changes = { delete: [] as Element[], add: [] as Element[] };
+    for (const [group, owners] of this.claims) {
+      const before = new Map(this.table.kernelElements(group).map((element) => [`${element.set} ${element.key}`, element]));
+      const after = owners.length === 0 ? [] : groupElements(this.contribution(owners[0]!), group);
+      for (const element of after) {
+        const id = `${element.set} ${element.key}`;
+        const old = before.get(id);
+        before.delete(id);
+        if (old?.value === element.value && old !== undefined) continue;
+        if (old) changes.delete.push(old);
+        changes.add.push(element);
       }
+      changes.delete.push(...before.values());
     }
+    return changes;
   }
 
   pickCount(pick: string): number {
@@ -154,12 +160,9 @@ export class TableDraft {
       if (contribution) table.contributions.set(key, contribution);
       else table.contributions.delete(key);
     }
-    for (const [set, keys] of this.claims) {
-      const written = setClaims(table.claims, set);
-      for (const [key, owners] of keys) {
-        if (owners.length === 0) written.delete(key);
-        else written.set(key, owners.length === 1 ? owners[0]! : owners);
-      }
+    for (const [group, owners] of this.claims) {
+      if (owners.length === 0) table.claims.delete(group);
+      else table.claims.set(group, owners.length === 1 ? owners[0]! : owners);
     }
     for (const [pick, count] of this.pickRefs) {
       if (count > 0) table.pickRefs.set(pick, count);
@@ -175,17 +178,11 @@ export class TableDraft {
     }
   }
 
-  private ownersOf(element: Element): readonly ServicePortKey[] {
-    const staged = this.claims.get(element.set)?.get(element.key);
+  private ownersOf(group: string): readonly ServicePortKey[] {
+    const staged = this.claims.get(group);
     if (staged) return staged;
-    const written = this.table.claims.get(element.set)?.get(element.key);
+    const written = this.table.claims.get(group);
     return written === undefined ? [] : ownerList(written);
-  }
-
-  private stage(element: Element, owners: readonly ServicePortKey[]): void {
-    let keys = this.claims.get(element.set);
-    if (!keys) this.claims.set(element.set, (keys = new Map()));
-    keys.set(element.key, owners);
   }
 
   private countPick(pick: string, delta: number): void {
@@ -194,21 +191,18 @@ export class TableDraft {
   }
 }
 
-function setClaims(claims: Claims, set: string): Map<string, Owners> {
-  let keys = claims.get(set);
-  if (!keys) claims.set(set, (keys = new Map()));
-  return keys;
+function groupsOf(contribution: Contribution | undefined): Set<string> {
+  return new Set(contribution?.elements.map((element) => element.group));
+}
+
+function groupElements(contribution: Contribution | undefined, group: string): Element[] {
+  return contribution?.elements.filter((element) => element.group === group) ?? [];
 }
 
 function ownerList(owners: Owners): readonly ServicePortKey[] {
   return typeof owners === 'string' ? [owners] : owners;
 }
 
-function firstOwner(owners: Owners | readonly ServicePortKey[]): ServicePortKey {
+function firstOwner(owners: Owners): ServicePortKey {
   return typeof owners === 'string' ? owners : owners[0]!;
-}
-
-/** The value a port's contribution gives an element. */
-function valueOf(contribution: Contribution | undefined, set: string, key: string): string | undefined {
-  return contribution?.elements.find((element) => element.set === set && element.key === key)?.value;
 }
