@@ -28,6 +28,17 @@ const START: readonly [string, string][] = [
   ['e', '10.96.8.1'], ['f', '10.96.200.3'], ['g', '10.97.0.1'],
 ];
 
+/** Twenty-four services, four addresses apart: leaves of 4 hold 2 of them, with 3 free addresses between. */
+async function spaced() {
+  const test = harness({ 'leaf-size': '4' }, { clusterCIDRs: ['10.244.0.0/16'] });
+  await test.start(Array.from({ length: 24 }, (_, index) => service(`t${index}`, `10.96.0.${4 * index + 1}`)));
+  const tree = test.backend.tables(4)!.addresses;
+  const leaf = [...tree.postOrder()].find((node) => node.items?.size === 2)!;
+  const [first] = [...leaf.items!.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
+  const free = [1, 2, 3].map((offset) => `10.96.0.${(Number(first!.key) & 255) + offset}`);
+  return { test, tree, leaf, free };
+}
+
 async function started() {
   const test = harness({ 'leaf-size': '4' }, { clusterCIDRs: ['10.244.0.0/16'] });
   await test.start(START.flatMap(([name, ip], index) => [service(name, ip), endpoints(name, [`10.244.${index}.1`, `10.244.${index}.2`])]));
@@ -57,21 +68,28 @@ describe('iptables backend: golden restores', () => {
     await expect(render(await test.change([service('h', '10.100.0.1'), endpoints('h', ['10.244.9.1'])]))).toMatchFileSnapshot('golden/partial-add.txt');
   });
 
-  it('a new service in a full leaf splits it', async () => {
-    const test = await started();
-    await expect(render(await test.change([service('h', '10.96.0.13'), endpoints('h', ['10.244.9.1'])]))).toMatchFileSnapshot('golden/partial-split.txt');
+  it('a new service in a full leaf splits it, and only that leaf\'s path changes', async () => {
+    const { test, tree, leaf, free } = await spaced();
+    await test.change([service('h', free[0]!), service('i', free[1]!)]);
+    const restructures = tree.restructures;
+    await expect(render(await test.change([service('j', free[2]!)]))).toMatchFileSnapshot('golden/partial-split.txt');
+    expect(tree.restructures).toBe(restructures + 1);
+    expect(leaf.children).not.toBeNull();
   });
 
-  it('a deleted service leaves its leaf and deletes its chains', async () => {
+  it('a deleted service leaves its leaf, here the last of it, and deletes its chains', async () => {
     const test = await started();
     await expect(render(await test.change([remove('Service', 'g'), remove('EndpointSlice', 'g-ipv4')]))).toMatchFileSnapshot('golden/partial-remove.txt');
   });
 
   it('deleting services until a subtree holds at most half a leaf merges it into one leaf', async () => {
-    const test = await started();
-    await test.change([service('h', '10.96.0.13')]);
-    await test.change([remove('Service', 'a'), remove('Service', 'c')]);
-    await expect(render(await test.change([remove('Service', 'h')]))).toMatchFileSnapshot('golden/partial-merge.txt');
+    const { test, leaf, free } = await spaced();
+    await test.change([service('h', free[0]!), service('i', free[1]!), service('j', free[2]!)]);
+    const names = [...leaf.children!.flatMap((child) => [...child.items!.values()])].map((item) => item.target);
+    const services = [...test.engine.desiredState.values()].filter((port) => names.includes(`KPLANE-SVC-${port.servicePort.id}`)).map((port) => port.servicePort.service.split('/')[1]!);
+    await test.change(services.slice(0, 2).map((name) => remove('Service', name)));
+    await expect(render(await test.change([remove('Service', services[2]!)]))).toMatchFileSnapshot('golden/partial-merge.txt');
+    expect(leaf.children).toBeNull();
   });
 
   it('a service that becomes a NodePort gets an external chain and a place in the node-port tree', async () => {

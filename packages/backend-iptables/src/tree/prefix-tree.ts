@@ -14,11 +14,21 @@ export interface TreeOptions {
   readonly capacity: number;
   /** Chain of the root; every other node is `<root>-<n>`. */
   readonly root: string;
+  /** About how many children a node gets when it is built (default FANOUT). */
+  readonly fanout?: number;
 }
 
-/** One chain of the tree: an inner node (two children, tried in order) or a leaf (items). */
+/**
+ * Children per inner node at build time. iptables-nft (nf_tables) nests at most 15 user chains
+ * below a base chain, and a service needs 5 below its leaf (KPLANE-SERVICES, firewall, external,
+ * pick, endpoint): the tree gets 10. With 8 children per node, the bound below stays within 10
+ * levels up to 4 million destinations (leaves of 32).
+ */
+export const FANOUT = 8;
+
+/** One chain of the tree: an inner node (children, tried in order) or a leaf (items). */
 export class TreeNode<T extends TreeItem> {
-  children: [TreeNode<T>, TreeNode<T>] | null = null;
+  children: TreeNode<T>[] | null = null;
   items: Map<string, T> | null = null;
   weight = 0;
 
@@ -33,21 +43,22 @@ export interface TreeChanges<T extends TreeItem> {
 
 /**
  * A weight-balanced prefix tree: the dispatch structure of the iptables backend. Every node is a
- * chain. An inner node has two children, each known by a prefix of the key, and a packet takes the
+ * chain. An inner node has children, each known by a prefix of the key, and a packet takes the
  * first child whose prefix holds its destination (`-d 10.96.16.0/20 -j KPLANE-IPS-7`); a leaf holds
  * at most `capacity` items, one rule each.
  *
  * Why ordered children instead of a plain radix trie: a trie's depth is bounded by the key width,
- * not by log N (addresses 1, 2, 4, 8, ... make a trie of depth N). Here a split cuts a node's items
- * at the trie node where the heavier side first holds at most 2/3 of them, so both children hold at
- * most 2/3 (or one is a single key, a leaf). The second child keeps the covering prefix of the rest,
- * which may hold the first child's prefix: first match wins, so each item still has exactly one path.
+ * not by log N (addresses 1, 2, 4, 8, ... make a trie of depth N). Here a node of weight w is cut
+ * into pieces of at most t = max(w/F, capacity/2): each piece is the trie node where the walk
+ * towards the heavier side first weighs at most t (so more than t/2: at most 2F pieces), taken out
+ * of the rest in turn; the rest, last, keeps its covering prefix, which may hold earlier pieces'
+ * prefixes. First match wins, so each item still has exactly one path.
  *
  * Invariants, which give the depth bound:
- * - an inner child weighs at most 3/4 of its parent (checked along the path of every change; a
+ * - an inner child weighs at most 2/F of its parent (checked along the path of every change; a
  *   node that breaks it is rebuilt, as in a scapegoat tree: amortised O(log N) per change);
  * - an inner node weighs more than capacity/2 (else it merges into one leaf); a leaf splits above capacity.
- * So a path holds at most 1 + log_{4/3}(2N/K) inner chains and one leaf (`depthBound`).
+ * So a path holds at most 1 + log_{F/2}(2N/K) inner chains and one leaf (`depthBound`).
  *
  * Insert and remove walk one path and mark only the chains they change; `takeChanges()` hands them
  * to the planner, so a change without a split, merge or rebuild rewrites one path.
@@ -57,6 +68,7 @@ export class PrefixTree<T extends TreeItem> {
   /** Splits, merges and rebuilds so far: tests use it to tell a one-path change from a restructuring one. */
   restructures = 0;
   private readonly keys: KeySpace;
+  private readonly fanout: number;
   private readonly byChain = new Map<string, TreeNode<T>>();
   private dirty = new Set<string>();
   private removed = new Set<string>();
@@ -64,6 +76,7 @@ export class PrefixTree<T extends TreeItem> {
 
   constructor(readonly options: TreeOptions) {
     this.keys = new KeySpace(options.width);
+    this.fanout = options.fanout ?? FANOUT;
     this.root = new TreeNode<T>(options.root, { bits: 0n, length: 0 });
     this.root.items = new Map();
     this.byChain.set(this.root.chain, this.root);
@@ -90,7 +103,7 @@ export class PrefixTree<T extends TreeItem> {
       let child = node.children.find((candidate) => this.keys.contains(candidate.prefix, item.key));
       if (!child) {
         // No child holds the key: the last child may widen, since no later sibling can lose items to it.
-        child = node.children[1];
+        child = node.children[node.children.length - 1]!;
         child.prefix = this.keys.widen(child.prefix, item.key);
         this.dirty.add(node.chain);
       }
@@ -101,7 +114,7 @@ export class PrefixTree<T extends TreeItem> {
     node.weight++;
     node.items!.set(item.id, item);
     this.dirty.add(node.chain);
-    if (node.weight > this.options.capacity && !singleKey(node)) this.regrow(node);
+    if (node.weight > this.options.capacity && !sameKey([...node.items!.values()])) this.regrow(node);
     this.rebalance(path);
   }
 
@@ -157,23 +170,27 @@ export class PrefixTree<T extends TreeItem> {
     return { written, removed };
   }
 
-  /** Rebuilds the highest node on `path` that has an inner child weighing more than 3/4 of it. */
+  /** Rebuilds the highest node on `path` that has an inner child weighing more than 2/F of it. */
   private rebalance(path: readonly TreeNode<T>[]): void {
     for (const node of path) {
       if (!node.children) return;
-      if (node.children.some((child) => child.children && 4 * child.weight > 3 * node.weight)) {
+      if (node.children.some((child) => child.children && this.fanout * child.weight > 2 * node.weight)) {
         this.regrow(node);
         return;
       }
     }
   }
 
-  /** A parent whose child emptied takes over the other child's content (and keeps its own, wider prefix). */
+  /** A child that emptied leaves its parent; a parent left with one child takes over its content (and keeps its own, wider prefix). */
   private absorb(parent: TreeNode<T>, empty: TreeNode<T>): void {
-    const sibling = parent.children![0] === empty ? parent.children![1] : parent.children![0];
-    for (const gone of [empty, sibling]) this.forget(gone);
-    parent.children = sibling.children;
-    parent.items = sibling.items;
+    this.forget(empty);
+    parent.children = parent.children!.filter((child) => child !== empty);
+    if (parent.children.length === 1) {
+      const [only] = parent.children as [TreeNode<T>];
+      this.drop(only);
+      parent.children = only.children;
+      parent.items = only.items;
+    }
     this.dirty.add(parent.chain);
     this.restructures++;
   }
@@ -189,14 +206,22 @@ export class PrefixTree<T extends TreeItem> {
 
   private grow(node: TreeNode<T>, sorted: readonly T[]): void {
     node.weight = sorted.length;
-    if (sorted.length <= this.options.capacity || sorted[0]!.key === sorted[sorted.length - 1]!.key) {
+    if (sorted.length <= this.options.capacity || sameKey(sorted)) {
       node.items = new Map(sorted.map((item) => [item.id, item]));
       node.children = null;
       return;
     }
-    const [start, end] = this.split(sorted);
+    const target = Math.max(Math.ceil(sorted.length / this.fanout), Math.ceil(this.options.capacity / 2));
+    const children: TreeNode<T>[] = [];
+    let rest = sorted;
+    while (rest.length > target && !sameKey(rest)) {
+      const [start, end] = this.carve(rest, target);
+      children.push(this.child(rest.slice(start, end)));
+      rest = [...rest.slice(0, start), ...rest.slice(end)];
+    }
+    children.push(this.child(rest));
     node.items = null;
-    node.children = [this.child(sorted.slice(start, end)), this.child([...sorted.slice(0, start), ...sorted.slice(end)])];
+    node.children = children;
   }
 
   private child(sorted: readonly T[]): TreeNode<T> {
@@ -208,18 +233,18 @@ export class PrefixTree<T extends TreeItem> {
   }
 
   /**
-   * The items of one trie node under `sorted` (a range [start, end)) weighing between 1/3 and 2/3 of
-   * all, or more when it is a single key: walk down the trie towards the heavier side until it holds
-   * at most 2/3. The heavier side holds at least half of its parent, so it then holds more than 1/3.
+   * The items (a range [start, end) of `sorted`) of one trie node weighing at most `target` and
+   * more than half of it, or a single key: walk down the trie towards the heavier side until it
+   * weighs at most `target`. The heavier side holds at least half of its parent, which weighed more.
    */
-  private split(sorted: readonly T[]): [number, number] {
+  private carve(sorted: readonly T[], target: number): [number, number] {
     let start = 0;
     let end = sorted.length;
     for (;;) {
       const length = this.keys.commonLength(sorted[start]!.key, sorted[end - 1]!.key);
       const middle = this.firstWithBit(sorted, start, end, length);
       const [low, high] = middle - start >= end - middle ? [start, middle] : [middle, end];
-      if (3 * (high - low) <= 2 * sorted.length || sorted[low]!.key === sorted[high - 1]!.key) return [low, high];
+      if (high - low <= target || sorted[low]!.key === sorted[high - 1]!.key) return [low, high];
       [start, end] = [low, high];
     }
   }
@@ -247,26 +272,27 @@ export class PrefixTree<T extends TreeItem> {
     node.items = new Map();
   }
 
+  /** Removes a subtree's chains. */
   private forget(node: TreeNode<T>): void {
     for (const child of node.children ?? []) this.forget(child);
+    this.drop(node);
+  }
+
+  /** Removes one node's chain (its children, if any, live on elsewhere). */
+  private drop(node: TreeNode<T>): void {
     this.byChain.delete(node.chain);
     this.dirty.delete(node.chain);
     this.removed.add(node.chain);
   }
 }
 
-/** Most chains a packet walks in a tree of `size` items with leaf capacity `capacity` (see PrefixTree). */
-export function depthBound(size: number, capacity: number): number {
-  return 2 * size <= capacity ? 1 : 2 + Math.floor(Math.log(2 * size / capacity) / Math.log(4 / 3));
+/** Most chains on a path of a tree of `size` items with leaf capacity `capacity` (see PrefixTree). */
+export function depthBound(size: number, capacity: number, fanout = FANOUT): number {
+  return 2 * size <= capacity ? 1 : 2 + Math.floor(Math.log(2 * size / capacity) / Math.log(fanout / 2));
 }
 
-function singleKey(leaf: TreeNode<TreeItem>): boolean {
-  let key: bigint | null = null;
-  for (const item of leaf.items!.values()) {
-    if (key !== null && item.key !== key) return false;
-    key = item.key;
-  }
-  return true;
+function sameKey(items: readonly TreeItem[]): boolean {
+  return items.every((item) => item.key === items[0]!.key);
 }
 
 function compareItems(a: TreeItem, b: TreeItem): number {
