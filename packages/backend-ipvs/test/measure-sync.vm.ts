@@ -7,6 +7,7 @@ import { DEFAULT_CONFIG, createLogger, createProxy, type Proxy, type SourceEvent
 import { NetnsExecutor } from '@kplane/conformance';
 import { endpointSliceObject, serviceObject } from '@kplane/core/testing';
 import { ipvsModule } from '../src/index.js';
+import { ToolTimes } from './support/tool-times.js';
 
 const sizes = process.argv.slice(2).map(Number);
 const rows: string[] = [];
@@ -15,22 +16,24 @@ for (const count of sizes.length > 0 ? sizes : [1000, 10_000]) {
   const namespace = `kplane-measure-${process.pid}-${count}`;
   await execa('ip', ['netns', 'add', namespace]);
   try {
-    const executor = new NetnsExecutor(namespace);
+    const executor = new ToolTimes(new NetnsExecutor(namespace));
     await execa('ip', ['netns', 'exec', namespace, 'ip', 'link', 'set', 'lo', 'up']);
     const start = (): Proxy => createProxy({ config: { ...DEFAULT_CONFIG, clusterCIDRs: ['10.244.0.0/14'] }, executor, logger: createLogger('warn') }, ipvsModule());
     const proxy = start();
     await proxy.backend.init();
     proxy.engine.handle(Array.from({ length: count }, (_, i) => objects(i, 0)).flat());
     const full = await timed(() => proxy.engine.sync());
+    const fullTools = executor.take();
     const services = (await execa('ip', ['netns', 'exec', namespace, 'ipvsadm', '-S', '-n'])).stdout.split('\n').filter((line) => line.startsWith('-A')).length;
     if (services !== count) throw new Error(`${count} services wanted, ${services} in IPVS`);
     proxy.engine.handle([objects(count >> 1, 1)[1]!]);
     const change = await timed(() => proxy.engine.sync());
+    const changeTools = executor.take();
     const restarted = start();
     await restarted.backend.init();
     restarted.engine.handle(Array.from({ length: count }, (_, i) => objects(i, i === count >> 1 ? 1 : 0)).flat());
     const restart = await timed(() => restarted.engine.sync());
-    rows.push(`| ${count} | ${full} | ${change} | ${restart} |`);
+    rows.push(`| ${count} | ${full} (${fullTools}) | ${change} (${changeTools}) | ${restart} (${executor.take()}) |`);
     await restarted.backend.cleanup();
   } finally {
     await execa('ip', ['netns', 'delete', namespace], { reject: false });
@@ -39,6 +42,7 @@ for (const count of sizes.length > 0 ? sizes : [1000, 10_000]) {
 
 process.stdout.write([
   `ipvs backend sync times, kernel ${(await execa('uname', ['-r'])).stdout} (under emulation: compare only with other runs in the VM)`,
+  '(in brackets: the time spent in each tool, reads included and overlapping; the rest is kplane itself)',
   '| services | full sync, fresh node (ms) | one endpoint changed (ms) | full sync after a restart, nothing to change (ms) |',
   '|---|---|---|---|',
   ...rows,
