@@ -25,3 +25,4 @@ part "typecheck" 180 npx tsc -p tsconfig.json
 part "lint" 180 npx eslint .
 part "unit tests" 300 npx vitest run --project unit
 part "kernel tests (namespaces, real rules and traffic)" 600 npx vitest run --project kernel
+part "IPVS VM tests (a Debian kernel with ip_vs under qemu)" 600 bash scripts/ipvs-vm/run-tests.sh
