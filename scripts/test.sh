@@ -26,3 +26,5 @@ part "lint" 180 npx eslint .
 part "unit tests" 300 npx vitest run --project unit
 part "kernel tests (namespaces, real rules and traffic)" 600 npx vitest run --project kernel
 part "IPVS VM tests (a Debian kernel with ip_vs under qemu)" 600 bash scripts/ipvs-vm/run-tests.sh
+# The bench's smoke run: tiny N, every native backend, results into a temporary folder (never bench/results); no timing assertions.
+part "bench smoke (npm run bench -- --quick)" 270 bash -c 'out=$(mktemp -d); npm run --silent bench -- --quick --no-vm --out "$out"; status=$?; rm -rf "$out"; exit $status'

@@ -66,24 +66,38 @@ async function main(options: BenchOptions): Promise<number> {
       return runs.some((run) => run.error) ? 1 : 0;
     }
 
+    const failures: string[] = [];
+    /** One measurement step: its result, or null with the failure recorded (the bench goes on). */
+    const step = async <T>(what: string, measure: () => Promise<T>): Promise<T | null> => {
+      progress.status(what);
+      try {
+        return await measure();
+      } catch (error) {
+        failures.push(`${what}: ${(error instanceof Error ? error.message : String(error)).slice(0, 600)}`);
+        progress.log(`${what} failed: ${failures.at(-1)}`);
+        return null;
+      } finally {
+        progress.advance(what);
+      }
+    };
     const controlPlane: ControlPlaneRun[] = [];
     for (const services of options.sizes) {
       for (const backend of PLANNER_BACKENDS) {
-        progress.status(`control plane: ${backend.label} planner at ${services}`);
-        controlPlane.push(await measureControlPlane(backend, services, options.planRepeats, options.run.seed, resources, agentBundle));
-        progress.advance(`control plane: ${backend.label} at ${services}`);
+        const run = await step(`control plane: ${backend.label} planner at ${services}`,
+          () => measureControlPlane(backend, services, options.planRepeats, options.run.seed, resources, agentBundle));
+        if (run) controlPlane.push(run);
       }
     }
     const ipset: IpsetBaseline[] = [];
     const iptablesRestore: RestoreBaseline[] = [];
     for (const services of options.sizes) {
-      progress.status(`baseline: ipset at ${services}`);
-      ipset.push(await measureIpset(services, options.ipsetPerEntrySample, options.run.seed, resources, `${prefix}tools`));
-      progress.advance(`baseline: ipset at ${services}`);
+      const baseline = await step(`baseline: ipset at ${services}`,
+        () => measureIpset(services, options.ipsetPerEntrySample, options.run.seed, resources, `${prefix}tools`));
+      if (baseline) ipset.push(baseline);
       for (const mode of MODES) {
-        progress.status(`baseline: flat iptables-restore (${mode}) at ${services}`);
-        iptablesRestore.push(await measureFlatRestore(mode, services, options.run.seed, resources, `${prefix}tools`));
-        progress.advance(`baseline: flat iptables-restore (${mode}) at ${services}`);
+        const restore = await step(`baseline: flat iptables-restore (${mode}) at ${services}`,
+          () => measureFlatRestore(mode, services, options.run.seed, resources, `${prefix}tools`));
+        if (restore) iptablesRestore.push(restore);
       }
     }
     const vm: VmPart = withVm
@@ -101,18 +115,20 @@ async function main(options: BenchOptions): Promise<number> {
       vm,
       controlPlane,
       baselines: { ipset, iptablesRestore },
+      failures,
     };
     const written = await writeReport(results, options.outDir);
     const services = targetServices(results);
     const atTarget = runs.filter((run) => run.services === services);
     const targets = checkTargets(results).map((check) => `- ${check.met === null ? '(comparison)' : check.met ? 'met' : 'MISSED'}: ${check.target}: ${check.measured}`);
     process.stdout.write([
-      '', `## ${services.toLocaleString('en-US')} services`, '', syncTable(atTarget), '', datapathTable(atTarget), '',
-      '## Targets', '', ...targets, '',
+      ...(atTarget.length > 0 ? ['', `## ${services!.toLocaleString('en-US')} services`, '', syncTable(atTarget), '', datapathTable(atTarget)] : []),
+      '', '## Targets', '', ...targets, '',
       `Report: ${written.markdown}`, `Raw results: ${written.json}`, `Charts: ${written.charts.join(', ')}`, '',
     ].join('\n'));
     const failed = [...runs, ...vm.runs].filter((run) => run.error).map((run) => `${run.backend} at ${run.services}`);
     if (vm.available && vm.reason) failed.push(`the IPVS VM (${vm.reason})`);
+    failed.push(...failures);
     if (failed.length > 0) process.stderr.write(`bench: failed: ${failed.join(', ')}\n`);
     return failed.length > 0 ? 1 : 0;
   } finally {

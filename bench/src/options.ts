@@ -10,7 +10,8 @@ export interface RunSettings {
   readonly changeBudgetMs: number;
   /** Handshakes to each of the first and last service. */
   readonly connects: number;
-  readonly iperfSeconds: number;
+  /** iperf3 runs of one second to each of the first and last service, alternating. */
+  readonly iperfRounds: number;
   /** File edits timed through `kplane run --source file:` (every backend at the smallest N, nft at every N). */
   readonly fileEdits: number;
 }
@@ -77,7 +78,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       minChanges: quick ? 5 : 10,
       changeBudgetMs: quick ? 10_000 : 25_000,
       connects: quick ? 50 : 200,
-      iperfSeconds: quick ? 1 : 2,
+      iperfRounds: quick ? 1 : 3,
       fileEdits: quick ? 1 : 2,
     },
     planRepeats: quick ? 2 : 3,

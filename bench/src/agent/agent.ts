@@ -21,10 +21,11 @@ const MODULES: Readonly<Record<StartRequest['backend'], ContainerModule>> = { nf
 /** USER_HZ: the unit of the children's CPU times in /proc/self/stat (100 on every Linux architecture the bench runs on). */
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** Counts what the backend sends, and passes it on. */
+/** Counts what the backend sends and times every tool call, and passes them on. */
 class CountingExecutor implements Executor {
   batches = 0;
   bytes = 0;
+  tools = new Map<string, { calls: number; ms: number }>();
 
   constructor(private readonly inner: Executor) {}
 
@@ -35,11 +36,21 @@ class CountingExecutor implements Executor {
   apply(batch: Batch): Promise<void> {
     this.batches++;
     this.bytes += batch.input.length;
-    return this.inner.apply(batch);
+    return this.timed(batch.tool, () => this.inner.apply(batch));
   }
 
   read(query: Query): Promise<string> {
-    return this.inner.read(query);
+    return this.timed(query.tool, () => this.inner.read(query));
+  }
+
+  private async timed<T>(tool: string, call: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await call();
+    } finally {
+      const entry = this.tools.get(tool) ?? { calls: 0, ms: 0 };
+      this.tools.set(tool, { calls: entry.calls + 1, ms: entry.ms + performance.now() - started });
+    }
   }
 }
 
@@ -88,13 +99,17 @@ async function createAgentProxy(start: StartRequest, inner: Executor): Promise<{
 async function timedSync(events: Parameters<Proxy['engine']['handle']>[0]): Promise<SyncTiming & { handledNs: number }> {
   if (!proxy || !executor) throw new Error('start first');
   const [batches, bytes] = [executor.batches, executor.bytes];
+  executor.tools = new Map();
   const usage = cpu();
   const startNs = now();
   proxy.engine.handle(events);
   const handledNs = now();
   if (!(await proxy.engine.sync())) throw new Error('sync failed (KPLANE_LOG=error in the agent shows why)');
   const syncedNs = now();
-  return { startNs, handledNs, syncedNs, usage: since(usage), batches: executor.batches - batches, batchBytes: executor.bytes - bytes };
+  return {
+    startNs, handledNs, syncedNs, usage: since(usage),
+    batches: executor.batches - batches, batchBytes: executor.bytes - bytes, tools: Object.fromEntries(executor.tools),
+  };
 }
 
 const handlers: { [Op in AgentOp]: (request: AgentRequests[Op]['request']) => Promise<AgentRequests[Op]['response']> } = {

@@ -29,6 +29,12 @@ export interface Memory {
   readonly heapUsedBytes: number;
 }
 
+/** Calls of one tool during a sync (batches applied and queries read) and the wall time spent in them. */
+export interface ToolCalls {
+  readonly calls: number;
+  readonly ms: number;
+}
+
 export interface SyncTiming {
   /** When the change entered the engine (`engine.handle`). */
   readonly startNs: number;
@@ -37,6 +43,8 @@ export interface SyncTiming {
   readonly usage: Usage;
   readonly batches: number;
   readonly batchBytes: number;
+  /** Per tool: where the sync's wall time went outside the agent's own code. */
+  readonly tools: Readonly<Record<string, ToolCalls>>;
 }
 
 export interface LoadResult extends SyncTiming {

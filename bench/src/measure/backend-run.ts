@@ -73,10 +73,12 @@ export async function measureBackend(backend: BenchBackend, services: number, wi
     const { samples } = await prober.request('connects', { targets, count: settings.connects });
     run.connect = { first: samples[0]!, last: samples[1]! };
     progress.status(`${name}: iperf3 to the first and last service`);
-    run.bandwidth = {
-      first: await sandbox.bandwidth(vip(workload.first), settings.iperfSeconds),
-      last: await sandbox.bandwidth(vip(workload.last), settings.iperfSeconds),
-    };
+    const bandwidth = { first: [] as number[], last: [] as number[] };
+    for (let round = 0; round < settings.iperfRounds; round++) {
+      bandwidth.first.push(await sandbox.bandwidth(vip(workload.first), 1));
+      bandwidth.last.push(await sandbox.bandwidth(vip(workload.last), 1));
+    }
+    run.bandwidth = bandwidth;
     await agent.stop();
 
     if (withFileSource) {
@@ -84,7 +86,7 @@ export async function measureBackend(backend: BenchBackend, services: number, wi
       run.fileSource = await measureFileSource(sandbox, backend, workload, resources) satisfies FileSourceRun;
     }
   } catch (error) {
-    run.error = error instanceof Error ? error.message : String(error);
+    run.error = (error instanceof Error ? error.message : String(error)).slice(0, 2000);
     progress.log(`${name} failed: ${run.error}`);
   } finally {
     await sandbox?.destroy();
@@ -106,5 +108,6 @@ function syncSample(timing: SyncTiming, seen: ProbeOutcome, what: string): SyncS
     toolCpuMs: timing.usage.toolCpuMs,
     batches: timing.batches,
     batchBytes: timing.batchBytes,
+    tools: timing.tools,
   };
 }

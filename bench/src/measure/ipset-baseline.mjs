@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Seed 000's baseline, run inside a namespace of its own: `ipset add` exec'd once per entry (as
-// kube-router did) against one `ipset restore` of every entry. Prints the times as JSON.
+// kube-router did) against one `ipset restore` of every entry. Reads {entries, perEntry} as JSON on
+// stdin, prints the times as JSON.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
-const { entries, perEntry } = JSON.parse(process.argv[2]);
+const { entries, perEntry } = JSON.parse(readFileSync(0, 'utf8'));
 const create = (name) => `create ${name} hash:ip,port maxelem ${Math.max(65536, 2 * entries.length)}`;
 
 execFileSync('ipset', ['restore'], { input: `${create('kpb-each')}\n` });

@@ -25,32 +25,35 @@ export async function measureIpset(services: number, perEntry: number, seed: num
   const entries = workload.clusterIPs.map((ip) => `${ip},tcp:${SERVICE_PORT}`);
   const sample = Math.min(perEntry, services);
   const result = await inNamespace(resources, namespace, async (name) => {
-    const { stdout } = await execa('ip', ['netns', 'exec', name, process.execPath, IPSET_SCRIPT, JSON.stringify({ entries, perEntry: sample })]);
+    const { stdout } = await execa('ip', ['netns', 'exec', name, process.execPath, IPSET_SCRIPT], { input: JSON.stringify({ entries, perEntry: sample }) });
     return JSON.parse(stdout) as { perEntryMs: number; restoreMs: number };
   });
   return { services, perEntry: { entries: sample, ms: result.perEntryMs }, restore: { entries: services, ms: result.restoreMs } };
 }
 
 /**
- * kube-proxy's update before 1.28: the whole flat layout through `iptables-restore` on every change.
- * The text is the flat layout's own full sync (IPv4), planned with a dry-run executor; it is
- * restored once into an empty namespace, then again over itself (the rewrite that was paid per change).
+ * kube-proxy's update before 1.28: the whole flat layout through one `iptables-restore` on every
+ * change. The text is the flat layout's full sync (IPv4) as one restore (what the backend sends in
+ * legacy mode; in nft mode it splits a full sync into smaller restores), planned with a dry-run
+ * executor; it is restored once into an empty namespace, then again over itself (the rewrite that
+ * was paid per change), with the tool of `mode`.
  */
 export async function measureFlatRestore(mode: 'nft' | 'legacy', services: number, seed: number, resources: Resources, namespace: string): Promise<RestoreBaseline> {
   const executor = new DryRunExecutor();
   const { engine } = createProxy({
-    config: { ...DEFAULT_CONFIG, backendOptions: new Map([['layout', 'flat'], ['mode', mode]]) },
+    config: { ...DEFAULT_CONFIG, backendOptions: new Map([['layout', 'flat'], ['mode', 'legacy']]) },
     executor,
     logger: createLogger('warn'),
   }, iptables);
   engine.handle(new Workload({ services, seed, changes: 0, fileEdits: 0 }).events());
   if (!(await engine.sync())) throw new Error('planning the flat layout failed');
-  const batch = executor.batches.find((candidate) => candidate.tool === `iptables-${mode}-restore`);
-  if (!batch) throw new Error(`the flat layout's plan has no iptables-${mode}-restore batch`);
+  const batches = executor.batches.filter((candidate) => candidate.tool === 'iptables-legacy-restore');
+  if (batches.length !== 1) throw new Error(`expected the flat layout's full sync as one iptables-legacy-restore, got ${batches.length}`);
+  const batch = batches[0]!;
   return inNamespace(resources, namespace, async (name) => {
     const restore = async (): Promise<number> => {
       const started = performance.now();
-      await execa('ip', ['netns', 'exec', name, batch.tool, ...batch.args], { input: batch.input });
+      await execa('ip', ['netns', 'exec', name, `iptables-${mode}-restore`, ...batch.args], { input: batch.input });
       return performance.now() - started;
     };
     const loadMs = await restore();

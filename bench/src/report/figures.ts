@@ -1,10 +1,12 @@
-import type { BackendRun, ControlPlaneRun } from './results.js';
+import type { BackendRun, ControlPlaneRun, SyncSample } from './results.js';
 import { median, percentile } from './stats.js';
 
 /** The figures the report shows for one run, derived from its raw samples (NaN where not measured). */
 export interface RunFigures {
   readonly fullSyncLiveS: number;
   readonly fullSyncAcceptedS: number;
+  /** Of the accepted time, the wall time spent in tool calls. */
+  readonly fullSyncToolS: number;
   readonly agentCpuS: number;
   readonly toolCpuS: number;
   readonly idleRssMB: number;
@@ -14,6 +16,7 @@ export interface RunFigures {
   readonly changeP50Ms: number;
   readonly changeP99Ms: number;
   readonly changeAcceptedP50Ms: number;
+  readonly changeToolP50Ms: number;
   readonly fileEditMs: number;
   readonly connectFirstUs: number;
   readonly connectFirstP99Us: number;
@@ -27,6 +30,11 @@ export interface RunFigures {
 
 const MB = 1e6;
 
+/** Wall time a sync spent in tool calls. */
+export function toolMs(sample: SyncSample): number {
+  return Object.values(sample.tools).reduce((sum, tool) => sum + tool.ms, 0);
+}
+
 export function runFigures(run: BackendRun): RunFigures {
   const changes = run.changes ?? [];
   const live = changes.map((change) => change.liveMs);
@@ -35,6 +43,7 @@ export function runFigures(run: BackendRun): RunFigures {
   return {
     fullSyncLiveS: (run.fullSync?.liveMs ?? Number.NaN) / 1000,
     fullSyncAcceptedS: (run.fullSync?.acceptedMs ?? Number.NaN) / 1000,
+    fullSyncToolS: (run.fullSync ? toolMs(run.fullSync) : Number.NaN) / 1000,
     agentCpuS: (run.fullSync?.agentCpuMs ?? Number.NaN) / 1000,
     toolCpuS: (run.fullSync?.toolCpuMs ?? Number.NaN) / 1000,
     idleRssMB: (run.memory?.idleRssBytes ?? Number.NaN) / MB,
@@ -44,15 +53,16 @@ export function runFigures(run: BackendRun): RunFigures {
     changeP50Ms: median(live),
     changeP99Ms: percentile(live, 0.99),
     changeAcceptedP50Ms: median(changes.map((change) => change.acceptedMs)),
+    changeToolP50Ms: median(changes.map(toolMs)),
     fileEditMs: median(run.fileSource?.editLiveMs ?? []),
     connectFirstUs: median(first) * 1000,
     connectFirstP99Us: percentile(first, 0.99) * 1000,
     connectLastUs: median(last) * 1000,
     connectLastP99Us: percentile(last, 0.99) * 1000,
     connectRatio: median(last) / median(first),
-    bandwidthFirstGbps: (run.bandwidth?.first ?? Number.NaN) / 1e9,
-    bandwidthLastGbps: (run.bandwidth?.last ?? Number.NaN) / 1e9,
-    bandwidthRatio: (run.bandwidth?.last ?? Number.NaN) / (run.bandwidth?.first ?? Number.NaN),
+    bandwidthFirstGbps: median(run.bandwidth?.first ?? []) / 1e9,
+    bandwidthLastGbps: median(run.bandwidth?.last ?? []) / 1e9,
+    bandwidthRatio: median(run.bandwidth?.last ?? []) / median(run.bandwidth?.first ?? []),
   };
 }
 

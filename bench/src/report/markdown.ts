@@ -24,14 +24,14 @@ function count(value: number): string {
 /** Full sync, single changes, memory and the file source for each backend at one N. */
 export function syncTable(runs: readonly BackendRun[]): string {
   return table(
-    ['backend', 'full sync, live (s)', 'accepted (s)', 'agent CPU (s)', 'tools CPU (s)', 'agent RSS idle → after / peak (MB)', 'change p50 (ms)', 'change p99 (ms)', 'accepted p50 (ms)', 'changes', 'file edit → live (ms)'],
+    ['backend', 'full sync, live (s)', 'accepted / in tools (s)', 'CPU agent / tools (s)', 'agent RSS idle → after / peak (MB)', 'change p50 / p99 (ms)', 'accepted / in tools, p50 (ms)', 'changes', 'file edit → live (ms)'],
     runs.map((run) => {
-      if (run.error) return [run.label, `failed: ${run.error.split('\n')[0]!.slice(0, 120)}`, ...Array<string>(9).fill('')];
+      if (run.error) return [run.label, `failed: ${run.error.split('\n')[0]!.slice(0, 160)}`, ...Array<string>(7).fill('')];
       const f = runFigures(run);
       return [
-        run.label, fixed(f.fullSyncLiveS, 2), fixed(f.fullSyncAcceptedS, 2), fixed(f.agentCpuS, 2), fixed(f.toolCpuS, 2),
+        run.label, fixed(f.fullSyncLiveS, 2), `${fixed(f.fullSyncAcceptedS, 2)} / ${fixed(f.fullSyncToolS, 2)}`, `${fixed(f.agentCpuS, 2)} / ${fixed(f.toolCpuS, 2)}`,
         `${fixed(f.idleRssMB, 0)} → ${fixed(f.rssMB, 0)} / ${fixed(f.maxRssMB, 0)}`,
-        fixed(f.changeP50Ms), fixed(f.changeP99Ms), fixed(f.changeAcceptedP50Ms), String(f.changes), fixed(f.fileEditMs, 0),
+        `${fixed(f.changeP50Ms)} / ${fixed(f.changeP99Ms)}`, `${fixed(f.changeAcceptedP50Ms)} / ${fixed(f.changeToolP50Ms)}`, String(f.changes), fixed(f.fileEditMs, 0),
       ];
     }),
   );
@@ -40,7 +40,7 @@ export function syncTable(runs: readonly BackendRun[]): string {
 /** First-packet latency and bandwidth to the first and the last service. */
 export function datapathTable(runs: readonly BackendRun[]): string {
   return table(
-    ['backend', 'connect first, median / p99 (µs)', 'connect last, median / p99 (µs)', 'last/first', 'iperf3 first (Gbit/s)', 'iperf3 last (Gbit/s)', 'last/first'],
+    ['backend', 'connect first, median / p99 (µs)', 'connect last, median / p99 (µs)', 'last/first', 'iperf3 first, median (Gbit/s)', 'iperf3 last, median (Gbit/s)', 'last/first'],
     runs.filter((run) => !run.error).map((run) => {
       const f = runFigures(run);
       return [
@@ -73,10 +73,11 @@ export function renderMarkdown(results: BenchResults, charts: readonly ChartLink
     `Load average at start ${machine.loadAtStart.join(' / ')}, at end ${machine.loadAtEnd.join(' / ')}: on a shared 2-core machine, other work shows up in every timing below.`,
     `Tools: ${Object.entries(machine.tools).map(([tool, version]) => `${tool}: ${version}`).join('; ')}.`,
     '',
-    `## Targets at ${count(services)} services${services === 20_000 ? '' : ' (the largest N of this run; the targets are set for 20,000)'}`,
+    `## Targets at ${services === null ? 'no' : count(services)} services${services === 20_000 ? '' : ' (the largest N of this run; the targets are set for 20,000)'}`,
     '',
     table(['target', 'measured', 'met'], checkTargets(results).map((check) => [check.target, check.measured, check.met === null ? '(comparison)' : check.met ? 'yes' : '**no**'])),
     '',
+    ...(results.failures.length > 0 ? ['## Steps that failed', '', ...results.failures.map((failure) => `- ${failure.split('\n')[0]}`), ''] : []),
     '## Every backend side by side (native, this machine)',
     '',
     'Each (backend, N) ran in a fresh sandbox of network namespaces with a fresh agent process. **full sync, live**: from the agent receiving',

@@ -1,5 +1,5 @@
 /** What a bench run records: raw samples, so any figure of the report can be recomputed from the JSON. */
-import type { PlanRun } from '../agent/protocol.js';
+import type { PlanRun, ToolCalls } from '../agent/protocol.js';
 import type { Machine } from '../measure/machine.js';
 
 export interface SyncSample {
@@ -15,6 +15,8 @@ export interface SyncSample {
   readonly toolCpuMs: number;
   readonly batches: number;
   readonly batchBytes: number;
+  /** Wall time in tool calls (batches and queries), per tool. */
+  readonly tools: Readonly<Record<string, ToolCalls>>;
 }
 
 export interface FullSyncSample extends SyncSample {
@@ -54,8 +56,8 @@ export interface BackendRun {
   readonly changes?: readonly ChangeSample[];
   /** TCP handshake times (ms) from the client pod to the first and the last service. */
   readonly connect?: { readonly first: readonly number[]; readonly last: readonly number[] };
-  /** iperf3 from the client pod to the first and the last service, bits per second. */
-  readonly bandwidth?: { readonly first: number; readonly last: number };
+  /** iperf3 from the client pod to the first and the last service, bits per second, one sample per round (alternating). */
+  readonly bandwidth?: { readonly first: readonly number[]; readonly last: readonly number[] };
   readonly fileSource?: FileSourceRun;
   readonly seconds: number;
 }
@@ -105,4 +107,6 @@ export interface BenchResults {
   readonly vm: VmPart;
   readonly controlPlane: readonly ControlPlaneRun[];
   readonly baselines: { readonly ipset: readonly IpsetBaseline[]; readonly iptablesRestore: readonly RestoreBaseline[] };
+  /** Control-plane and baseline steps that failed (runs carry their own `error`). */
+  readonly failures: readonly string[];
 }

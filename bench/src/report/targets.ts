@@ -10,9 +10,10 @@ export interface TargetCheck {
 
 const TARGET_SERVICES = 20_000;
 
-/** The N the targets are judged at: 20,000 when it ran, else the largest N of the run (and the report says so). */
-export function targetServices(results: BenchResults): number {
-  const sizes = [...new Set(results.runs.map((run) => run.services))];
+/** The N the targets are judged at: 20,000 when it ran, else the largest N of the run (and the report says so); null without native runs. */
+export function targetServices(results: BenchResults): number | null {
+  const sizes = [...new Set([...results.runs, ...results.controlPlane].map((run) => run.services))];
+  if (sizes.length === 0) return null;
   return sizes.includes(TARGET_SERVICES) ? TARGET_SERVICES : Math.max(...sizes);
 }
 
@@ -20,6 +21,7 @@ export function targetServices(results: BenchResults): number {
 export function checkTargets(results: BenchResults): TargetCheck[] {
   const services = targetServices(results);
   const checks: TargetCheck[] = [];
+  if (services === null) return checks;
   const figures = (backend: string) => {
     const run = results.runs.find((candidate) => candidate.backend === backend && candidate.services === services && !candidate.error);
     return run ? runFigures(run) : null;

@@ -86,7 +86,7 @@ export class BenchSandbox {
     return this.sandbox.node.http(url);
   }
 
-  /** iperf3 from the client to `host` (pod a behind it): received bits per second. */
+  /** iperf3 for `seconds` from the client to `host` (pod a behind it): received bits per second. */
   async bandwidth(host: string, seconds: number): Promise<number> {
     const { stdout } = await execa('ip', ['netns', 'exec', this.clientNamespace, 'iperf3', '--client', host, '--port', String(IPERF_PORT), '--time', String(seconds), '--json']);
     const report = JSON.parse(stdout) as { end: { sum_received: { bits_per_second: number } } };
