@@ -8,7 +8,7 @@
  *   (first and last in the flat chain's order), through the node namespace's rules.
  *
  *   npx tsx --conditions=kplane-source packages/backend-iptables/scripts/measure.ts \
- *     [--services 20000] [--modes nft,legacy] [--leaf-sizes 32] [--changes 5] [--samples 300]
+ *     [--services 20000] [--modes nft,legacy] [--layouts tree,flat] [--leaf-sizes 32] [--changes 5] [--samples 300]
  *
  * Prints one JSON line per configuration, then a summary table. The bench makes this permanent.
  */
@@ -19,6 +19,7 @@ import { DEFAULT_CONFIG, createLogger, createProxy, type Batch, type Executor, t
 import { endpointSliceObject, serviceObject } from '@kplane/core/testing';
 import plugin, { type IptablesBackend, type Mode } from '../src/index.js';
 import { TestNetwork } from '../test/support/netns.js';
+import { trace } from '../test/support/trace.js';
 
 const run = promisify(execFile);
 
@@ -26,6 +27,7 @@ const { values: flags } = parseArgs({
   options: {
     services: { type: 'string', default: '20000' },
     modes: { type: 'string', default: 'nft,legacy' },
+    layouts: { type: 'string', default: 'tree,flat' },
     'leaf-sizes': { type: 'string', default: '32' },
     changes: { type: 'string', default: '5' },
     samples: { type: 'string', default: '300' },
@@ -117,6 +119,9 @@ interface Result {
   readonly leafSize: number | null;
   readonly depth: number;
   readonly chains: number;
+  /** Rules the first packet is matched against before it reaches its service chain (nat table, dispatch only). */
+  readonly firstRules: number;
+  readonly lastRules: number;
   readonly fullSyncS: number;
   readonly fullRestoreS: number;
   readonly endpointChangeRestoreMs: number;
@@ -158,7 +163,9 @@ async function measure(mode: Mode, layout: 'tree' | 'flat', leafSize: number | n
     progress('full sync');
     const full = await sync();
     const tables = iptables.tables(4)!;
-    const chains = tables.writtenChains('nat').size + tables.writtenChains('filter').size;
+    const nat = tables.writtenChains('nat');
+    const chains = nat.size + tables.writtenChains('filter').size;
+    const [firstRules, lastRules] = [first, last].map((ip) => trace(nat, { destination: ip, protocol: 'tcp', port: 80 }).rules);
 
     progress('changes');
     const endpointChanges: { syncMs: number; restoreMs: number }[] = [];
@@ -181,6 +188,8 @@ async function measure(mode: Mode, layout: 'tree' | 'flat', leafSize: number | n
       leafSize,
       depth: tables.addresses.depth(),
       chains,
+      firstRules: firstRules!,
+      lastRules: lastRules!,
       fullSyncS: round(full.syncMs / 1000),
       fullRestoreS: round(full.restoreMs / 1000),
       endpointChangeRestoreMs: round(median(endpointChanges.map((change) => change.restoreMs)), 1),
@@ -204,19 +213,22 @@ function ipNumber(ip: string): number {
 
 const ips = clusterIPs(SERVICES);
 const results: Result[] = [];
+const layouts = flags.layouts.split(',');
 for (const mode of flags.modes.split(',') as Mode[]) {
-  for (const leafSize of flags['leaf-sizes'].split(',').map(Number)) {
-    results.push(await measure(mode, 'tree', leafSize, ips));
+  const configurations = [
+    ...(layouts.includes('tree') ? flags['leaf-sizes'].split(',').map((size) => ({ layout: 'tree' as const, leafSize: Number(size) })) : []),
+    ...(layouts.includes('flat') ? [{ layout: 'flat' as const, leafSize: null }] : []),
+  ];
+  for (const { layout, leafSize } of configurations) {
+    results.push(await measure(mode, layout, leafSize, ips));
     process.stdout.write(`${JSON.stringify(results.at(-1))}\n`);
   }
-  results.push(await measure(mode, 'flat', null, ips));
-  process.stdout.write(`${JSON.stringify(results.at(-1))}\n`);
 }
 
 process.stdout.write(`\n${SERVICES} services, 2 endpoints each; change times are medians of ${CHANGES}, connect times medians of ${SAMPLES}\n\n`);
-process.stdout.write('| mode | layout | depth | chains | full restore s | endpoint change restore ms | service add restore ms | flat full restore / tree service add | connect first ms | connect last ms | last/first |\n|---|---|---|---|---|---|---|---|---|---|---|\n');
+process.stdout.write('| mode | layout | depth | chains | rules to first / last | full restore s | endpoint change restore ms | service add restore ms | flat full restore / tree service add | connect first ms | connect last ms | last/first |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n');
 for (const result of results) {
-  const flat = results.find((other) => other.mode === result.mode && other.layout === 'flat')!;
-  const speedup = result.layout === 'tree' ? `${round((flat.fullRestoreS * 1000) / result.serviceAddRestoreMs, 1)}x` : '';
-  process.stdout.write(`| ${result.mode} | ${result.layout}${result.leafSize ? ` (K=${result.leafSize})` : ''} | ${result.depth} | ${result.chains} | ${result.fullRestoreS} | ${result.endpointChangeRestoreMs} | ${result.serviceAddRestoreMs} | ${speedup} | ${result.firstConnectMs} | ${result.lastConnectMs} | ${result.lastOverFirst} |\n`);
+  const flat = results.find((other) => other.mode === result.mode && other.layout === 'flat');
+  const speedup = result.layout === 'tree' && flat ? `${round((flat.fullRestoreS * 1000) / result.serviceAddRestoreMs, 1)}x` : '';
+  process.stdout.write(`| ${result.mode} | ${result.layout}${result.leafSize ? ` (K=${result.leafSize})` : ''} | ${result.depth} | ${result.chains} | ${result.firstRules} / ${result.lastRules} | ${result.fullRestoreS} | ${result.endpointChangeRestoreMs} | ${result.serviceAddRestoreMs} | ${speedup} | ${result.firstConnectMs} | ${result.lastConnectMs} | ${result.lastOverFirst} |\n`);
 }

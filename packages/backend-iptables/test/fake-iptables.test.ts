@@ -60,6 +60,18 @@ describe('FakeIptables', () => {
     }
   });
 
+  it('refuses, in iptables-nft only, chains nested deeper than nf_tables allows (15 below a base chain)', async () => {
+    const nested = (depth: number) => {
+      const transaction = new Transaction();
+      for (let level = 1; level <= depth; level++) transaction.writeChain('nat', `KPLANE-D${level}`, level < depth ? [`-j KPLANE-D${level + 1}`] : []);
+      return transaction.insertRule('nat', 'PREROUTING', '-j KPLANE-D1');
+    };
+    const fake = new FakeIptables();
+    await restore(fake, nested(15));
+    await expect(restore(fake, nested(16), 'nft', 6)).rejects.toThrow('Too many links');
+    await restore(fake, nested(16), 'legacy');
+  });
+
   it('deletes a chain when the same restore flushes whatever pointed at it', async () => {
     const fake = new FakeIptables();
     await restore(fake, new Transaction().writeChain('nat', 'KPLANE-A', ['-j KPLANE-B']).writeChain('nat', 'KPLANE-B', ['-j ACCEPT']));

@@ -24,8 +24,9 @@ type Tables = Map<string, Map<string, Chain>>;
  * An in-memory iptables for tests without root, in the spirit of knftables' Fake: it applies
  * `ip(6)tables-{nft,legacy}-restore` batches (and the plain `-C/-I/-D` commands) to a model of each
  * variant and family, with the kernel's refusals (a jump to a missing chain, appending to a missing
- * chain, deleting a chain that is referenced or not empty, deleting a rule that is not there); a
- * failed restore changes nothing. `*-save` queries dump the model in iptables-save format. Every
+ * chain, deleting a chain that is referenced or not empty, deleting a rule that is not there, a jump
+ * loop, and in iptables-nft chains nested more than 15 deep below a base chain); a failed restore
+ * changes nothing. `*-save` queries dump the model in iptables-save format. Every
  * batch and query is recorded, so tests also see what was sent and read.
  */
 export class FakeIptables implements Executor {
@@ -80,6 +81,7 @@ export class FakeIptables implements Executor {
     const copy = structuredClone(this.tables(key));
     try {
       change(copy);
+      if (key.startsWith('nft/')) for (const chains of copy.values()) checkNesting(chains);
     } catch (error) {
       if (error instanceof FakeError) throw new ToolError(tool, error.exitCode, error.message);
       throw error;
@@ -91,6 +93,31 @@ export class FakeIptables implements Executor {
 class FakeError extends Error {
   constructor(message: string, readonly exitCode = 1) {
     super(message);
+  }
+}
+
+/** nf_tables (and so iptables-nft) refuses a ruleset nesting more than this many chains below a base chain. */
+const NFT_MAX_NESTING = 15;
+
+/** Refuses jump loops, and in iptables-nft nesting deeper than nf_tables allows (EMLINK, "Too many links"). */
+function checkNesting(chains: Map<string, Chain>): void {
+  const depth = new Map<string, number>();
+  const below = (name: string, visiting: Set<string>): number => {
+    const known = depth.get(name);
+    if (known !== undefined) return known;
+    if (visiting.has(name)) throw new FakeError(`Too many levels of symbolic links: chain '${name}' jumps into a loop`, 4);
+    visiting.add(name);
+    let deepest = 0;
+    for (const rule of chains.get(name)!.rules) {
+      const target = ruleTarget(tokenize(rule));
+      if (target !== null && chains.has(target) && !chains.get(target)!.builtin) deepest = Math.max(deepest, 1 + below(target, visiting));
+    }
+    visiting.delete(name);
+    depth.set(name, deepest);
+    return deepest;
+  };
+  for (const [name, chain] of chains) {
+    if (chain.builtin && below(name, new Set()) > NFT_MAX_NESTING) throw new FakeError(`RULE_INSERT failed (Too many links): rule in chain ${name}`, 4);
   }
 }
 

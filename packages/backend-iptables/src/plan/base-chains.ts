@@ -29,12 +29,11 @@ export function baseChains(settings: FamilySettings): Map<Table, Map<string, Rul
     : settings.nodePortAddresses.map((ip) => `-d ${ip}/${settings.family === 4 ? 32 : 128} -j ${CHAIN.nodePorts}`);
   // Unused (and empty) when cluster-IP traffic is never masqueraded: no --masquerade-all, no --cluster-cidr.
   const clusterMasquerade = settings.masqueradeAll || settings.clusterCIDRs.length > 0
-    ? [...(settings.masqueradeAll ? [] : settings.clusterCIDRs.map((cidr) => `-s ${cidr} -j RETURN`)), `-j ${CHAIN.markMasquerade}`]
+    ? [...(settings.masqueradeAll ? [] : settings.clusterCIDRs.map((cidr) => `-s ${cidr} -j RETURN`)), `-j MARK --or-mark ${masquerade}`]
     : [];
   const nat = new Map<string, Rules>([
     [CHAIN.services, [`-j ${CHAIN.addresses}`, ...nodePortEntry]],
     [CHAIN.nodePorts, PROTOCOLS.map((protocol) => `-p ${protocol.toLowerCase()} -j ${nodePortRoot(protocol)}`)],
-    [CHAIN.markMasquerade, [`-j MARK --or-mark ${masquerade}`]],
     [CHAIN.clusterMasquerade, clusterMasquerade],
     // ACCEPT ends the nat table's walk, so nothing after us NATs a connection the filter table will refuse.
     [CHAIN.reject, [`-j MARK --or-mark ${reject}`, '-j ACCEPT']],

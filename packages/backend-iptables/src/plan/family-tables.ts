@@ -41,10 +41,11 @@ export class FamilyTables {
 
   /**
    * Rewrites all of kplane's chains, deletes the ones it owns but no longer needs, and makes its
-   * hooks exactly one each. With a line budget (iptables-nft, whose restore slows down
-   * superlinearly with its size) the work is split into restores of whole chains in dependency
-   * order, each leaving a working ruleset: targets before the chains that jump to them, the trees
-   * under fresh names switched over by their root, hooks last, then stale chains flushed and deleted.
+   * hooks exactly one each. A full sync that fits `lineBudget` is one restore, atomic. A larger one
+   * (iptables-nft, whose restore slows down superlinearly with its size) goes as restores of whole
+   * chains in dependency order, each leaving a working ruleset: targets before the chains that jump
+   * to them, the trees under fresh names beside the old ones and switched over by their roots,
+   * hooks last, then stale chains flushed and deleted.
    */
   planFull(state: ProxyState, audit: KernelAudit, lineBudget = Infinity): PlannedSync {
     this.ports = new Map();
@@ -54,10 +55,10 @@ export class FamilyTables {
     }
     const plans = [...this.ports.values()];
     const owned = new Map(TABLES.map((table) => [table, new Set([...(audit.chains.get(table) ?? []), ...this.written.get(table)!.keys()])]));
-    const firstNumber = (root: string) => 1 + Math.max(0, ...[...owned.get('nat')!].map((chain) => treeNumber(root, chain)));
-    this.addresses.build(plans.flatMap((plan) => plan.addresses), firstNumber(this.addresses.options.root));
-    for (const [protocol, tree] of this.nodePorts) {
-      tree.build(plans.flatMap((plan) => plan.nodePorts.filter((item) => item.protocol === protocol)), firstNumber(tree.options.root));
+    let treeChains = this.buildTrees(plans, () => 1);
+    const lines = [...plans.flatMap((plan) => [...plan.chains.values()]), ...treeChains.map(([, rules]) => rules)].reduce((sum, rules) => sum + 1 + rules.length, 0);
+    if (lines > lineBudget) {
+      treeChains = this.buildTrees(plans, (root) => 1 + Math.max(0, ...[...owned.get('nat')!].map((chain) => treeNumber(root, chain))));
     }
 
     const packer = new Packer(lineBudget);
@@ -70,7 +71,7 @@ export class FamilyTables {
     };
     for (const [chain, rules] of base.get('nat')!) if (!dispatch.has(chain)) write('nat', chain, rules);
     for (const plan of plans) for (const [chain, rules] of plan.chains) write('nat', chain, rules);
-    for (const trees of this.treeChains) for (const [chain, rules] of trees.all()) write('nat', chain, rules);
+    for (const [chain, rules] of treeChains) write('nat', chain, rules);
     for (const chain of dispatch) write('nat', chain, base.get('nat')!.get(chain)!);
     for (const [chain, rules] of base.get('filter')!) write('filter', chain, rules);
 
@@ -89,6 +90,15 @@ export class FamilyTables {
     for (const { table, chain } of stale) packer.add(1, (transaction) => transaction.writeChain(table, chain, []));
     for (const { table, chain } of stale) packer.add(2, (transaction) => transaction.deleteChain(table, chain));
     return this.planned(packer.transactions(), true);
+  }
+
+  /** Builds every tree from the plans, numbering each tree's chains from `firstNumber(root)`; returns their chains, children first. */
+  private buildTrees(plans: readonly PortPlan[], firstNumber: (root: string) => number): [string, Rules][] {
+    this.addresses.build(plans.flatMap((plan) => plan.addresses), firstNumber(this.addresses.options.root));
+    for (const [protocol, tree] of this.nodePorts) {
+      tree.build(plans.flatMap((plan) => plan.nodePorts.filter((item) => item.protocol === protocol)), firstNumber(tree.options.root));
+    }
+    return this.treeChains.flatMap((trees) => [...trees.all()]);
   }
 
   /** Rewrites only the chains of the changed ports that differ, and the tree chains on their paths. */

@@ -11,7 +11,6 @@ export const CHAIN = {
   /** Root of the tree of service IPs. */
   addresses: 'KPLANE-IPS',
   nodePorts: 'KPLANE-NODEPORTS',
-  markMasquerade: 'KPLANE-MARK-MASQ',
   /** Decides whether traffic to a cluster IP is masqueraded (--masquerade-all, --cluster-cidr). */
   clusterMasquerade: 'KPLANE-CLUSTER-MASQ',
   /** Marks a new connection for the filter table to reject (nothing serves it) or drop (not for this client or node). */

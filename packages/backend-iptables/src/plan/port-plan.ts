@@ -51,6 +51,8 @@ export function planPort(state: ServicePortState, settings: FamilySettings): Por
   const unusable = state.endpoints.some((endpoint) => endpoint.family === settings.family && endpoint.serving) ? CHAIN.drop : CHAIN.reject;
   const protocol = port.protocol.toLowerCase();
   const pick = (endpoints: readonly Endpoint[]): string[] => pickRules(port, endpoints, unusable);
+  // Marked in place, not through a chain: nf_tables nests at most 15 chains, the tree needs them.
+  const markMasquerade = `-j MARK --or-mark ${settings.masqueradeMark}`;
 
   const reachedFromOutside = externalIPs.length > 0 || loadBalancerIPs.length > 0 || port.nodePort !== null;
   // In dependency order (a chain after the chains it jumps to), so that a full sync can be split anywhere.
@@ -60,7 +62,7 @@ export function planPort(state: ServicePortState, settings: FamilySettings): Por
     const chain = endpointChain(port, endpoint);
     chains.set(chain, [
       // Hairpin: an endpoint reaching itself through the service must see a reply from the service.
-      `-s ${hostText(endpoint.ip)} -j ${CHAIN.markMasquerade}`,
+      `-s ${hostText(endpoint.ip)} ${markMasquerade}`,
       `-p ${protocol}${affinity ? ` -m recent --name ${chain} --set` : ''} -j DNAT --to-destination ${endpointAddress(endpoint)}`,
     ]);
   }
@@ -86,11 +88,11 @@ export function planPort(state: ServicePortState, settings: FamilySettings): Por
       // node itself still reach every endpoint (kube-proxy's short-circuit).
       ? [
         ...settings.clusterCIDRs.map((cidr) => `-s ${cidr} -j ${service}`),
-        `-m addrtype --src-type LOCAL -j ${CHAIN.markMasquerade}`,
+        `-m addrtype --src-type LOCAL ${markMasquerade}`,
         `-m addrtype --src-type LOCAL -j ${service}`,
         `-j ${externalPick}`,
       ]
-      : [`-j ${CHAIN.markMasquerade}`, `-j ${externalPick}`]);
+      : [markMasquerade, `-j ${externalPick}`]);
     let loadBalancerTarget = ext;
     if (loadBalancerIPs.length > 0 && port.loadBalancerSourceRanges.length > 0) {
       loadBalancerTarget = firewallChain(port);

@@ -20,9 +20,9 @@ export interface TreeOptions {
 
 /**
  * Children per inner node at build time. iptables-nft (nf_tables) nests at most 15 user chains
- * below a base chain, and a service needs 5 below its leaf (KPLANE-SERVICES, firewall, external,
- * pick, endpoint): the tree gets 10. With 8 children per node, the bound below stays within 10
- * levels up to 4 million destinations (leaves of 32).
+ * below a base chain; KPLANE-SERVICES sits above the tree and a service needs 4 below its leaf
+ * (firewall, external, pick, endpoint): the tree gets 10. With 8 children per node, the bound
+ * below stays within 10 levels up to 4 million destinations (leaves of 32).
  */
 export const FANOUT = 8;
 
