@@ -29,7 +29,7 @@ export function describeConformance(options: ConformanceOptions): void {
     for (const scenario of SCENARIOS) {
       const missing = scenario.features.filter((feature) => !features.has(feature));
       if (missing.length === 0) {
-        it(scenario.title, () => scenario.run(harness), 120_000);
+        it(scenario.title, () => scenario.run(harness), 180_000);
       } else {
         it(`${scenario.title} — refused, "${options.name}" lacks ${missing.join(', ')}`, async () => {
           const before = await harness.rejected('unsupported');

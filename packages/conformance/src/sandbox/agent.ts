@@ -61,8 +61,11 @@ export class NamespaceAgent {
     await this.request('serve', { pod, ...ports });
   }
 
-  /** One TCP connection: sends a line, returns the pod's answer (or why there was none). `keep` names it for `send`. */
-  tcp(host: string, port: number, options: { keep?: string; timeoutMs?: number } = {}): Promise<ProbeResult> {
+  /**
+   * One TCP connection: sends a line, returns the pod's answer (or why there was none). `keep`
+   * names it for `send`; `reset` closes it with a RST rather than a FIN.
+   */
+  tcp(host: string, port: number, options: { keep?: string; timeoutMs?: number; reset?: boolean } = {}): Promise<ProbeResult> {
     return this.request('tcp', { host, port, ...options }) as Promise<ProbeResult>;
   }
 

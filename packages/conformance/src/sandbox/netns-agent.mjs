@@ -33,8 +33,11 @@ function serve({ pod, tcp = [], udp = [] }) {
   return Promise.all(listening).then(() => ({}));
 }
 
-/** Connects, sends one line, waits for the answer line; optionally keeps the connection for later `send`. */
-function tcp({ host, port, timeoutMs = 2000, keep }) {
+/**
+ * Connects, sends one line, waits for the answer line; optionally keeps the connection for later
+ * `send`, or closes it with a reset (no TIME_WAIT left behind) instead of a FIN.
+ */
+function tcp({ host, port, timeoutMs = 2000, keep, reset }) {
   return new Promise((resolve) => {
     const started = performance.now();
     const socket = connect({ host, port });
@@ -44,6 +47,7 @@ function tcp({ host, port, timeoutMs = 2000, keep }) {
       clearTimeout(timer);
       socket.removeAllListeners('data');
       if (keep && result.ok) kept.set(keep, socket);
+      else if (reset && result.ok) socket.resetAndDestroy();
       else socket.destroy();
       resolve(result);
     };

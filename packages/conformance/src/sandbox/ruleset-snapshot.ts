@@ -46,3 +46,29 @@ function canonical(value: unknown): unknown {
 function saveLines(text: string): string[] {
   return text.split('\n').filter((line) => line && !line.startsWith('#')).map((line) => line.replace(/\[\d+:\d+\]/g, '[]')).sort();
 }
+
+/** The tables iptables-nft makes for the iptables tables of the same name. */
+const IPTABLES_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
+
+/**
+ * The snapshot without iptables-nft tables that hold nothing: only base chains with no rules and an
+ * accept policy. iptables-nft creates such a table (`ip nat`, say) the first time anyone writes a
+ * rule into it, and leaves it when the rule goes; it changes no packet's fate.
+ */
+export function withoutEmptyTables(snapshot: string): string {
+  const lines = snapshot.split('\n');
+  const start = lines.indexOf('## nftables');
+  const end = lines.findIndex((line, index) => index > start && line.startsWith('## '));
+  const entries = lines.slice(start + 1, end).map((line) => ({ line, entry: JSON.parse(line) as Record<string, { family: string; table?: string; name?: string; policy?: string; type?: string }> }));
+  const tableOf = (entry: Record<string, { family: string; table?: string; name?: string }>): string => {
+    const [kind, body] = Object.entries(entry)[0]!;
+    return `${body.family} ${kind === 'table' ? body.name : body.table}`;
+  };
+  const busy = new Set(entries.filter(({ entry }) => {
+    const [kind, body] = Object.entries(entry)[0]!;
+    if (kind === 'table') return !IPTABLES_TABLES.has(body.name ?? '');
+    return !(kind === 'chain' && body.type !== undefined && body.policy === 'accept');
+  }).map(({ entry }) => tableOf(entry)));
+  const kept = entries.filter(({ entry }) => busy.has(tableOf(entry))).map(({ line }) => line);
+  return [...lines.slice(0, start + 1), ...kept, ...lines.slice(end)].join('\n');
+}

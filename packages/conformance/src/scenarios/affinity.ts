@@ -12,15 +12,16 @@ export const affinityScenarios: Scenario[] = [
     title: 'sessionAffinity ClientIP sticks to one endpoint, and lets go after its timeout',
     features: ['TCP', 'IPv4', 'SessionAffinity'],
     objects: (sandbox) => sticky(sandbox),
-    run: async ({ sandbox, apply }) => {
+    run: async ({ sandbox, apply, options }) => {
       await apply(sticky(sandbox));
-      const [first, ...rest] = podsOf(await answers(sandbox.client, IP, 80, { count: 16 }));
+      const [first, ...rest] = podsOf(await answers(sandbox.client, IP, 80, { count: 16, reset: true }));
       expect(rest).toEqual([]);
       // After the timeout the next connection picks at random again (3 of 4 times another pod).
+      const wait = (TIMEOUT_SECONDS + 1 + (options.affinityLingerSeconds ?? 0)) * 1000;
       const later: string[] = [];
-      for (let round = 0; round < 10 && later.every((pod) => pod === first); round++) {
-        await new Promise((resolve) => setTimeout(resolve, (TIMEOUT_SECONDS + 1) * 1000));
-        later.push(...podsOf(await answers(sandbox.client, IP, 80, { count: 1 })));
+      for (let round = 0; round < 8 && later.every((pod) => pod === first); round++) {
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        later.push(...podsOf(await answers(sandbox.client, IP, 80, { count: 1, reset: true })));
       }
       expect(later.some((pod) => pod !== first)).toBe(true);
     },
