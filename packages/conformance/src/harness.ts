@@ -14,13 +14,6 @@ export interface ConformanceOptions {
    * (e.g. the nft backend's generation suffix). Defaults to no change.
    */
   readonly normalizeRuleset?: (snapshot: string) => string;
-  /**
-   * How long after a client's last connection closed the dataplane may still hold its affinity, on
-   * top of the Service's timeout. 0 for timers that start with each new connection (nft, iptables);
-   * IPVS persistence starts its timeout only once the connections it pins are gone, and keeps a
-   * reset connection 10 s (its CLOSE state): 11 there.
-   */
-  readonly affinityLingerSeconds?: number;
 }
 
 /**
