@@ -8,7 +8,10 @@
  *   (first and last in the flat chain's order), through the node namespace's rules.
  *
  *   npx tsx --conditions=kplane-source packages/backend-iptables/scripts/measure.ts \
- *     [--services 20000] [--modes nft,legacy] [--layouts tree,flat] [--leaf-sizes 32] [--changes 5] [--samples 300]
+ *     [--services 20000] [--modes nft,legacy] [--layouts tree,flat] [--leaf-sizes 32] [--changes 5] [--samples 300] [--settle 15]
+ *
+ * Between configurations it waits --settle seconds: the kernel tears a namespace's 60,000 chains
+ * down in the background, which would otherwise slow the next configuration's full restore.
  *
  * Prints one JSON line per configuration, then a summary table. The bench makes this permanent.
  */
@@ -31,6 +34,7 @@ const { values: flags } = parseArgs({
     'leaf-sizes': { type: 'string', default: '32' },
     changes: { type: 'string', default: '5' },
     samples: { type: 'string', default: '300' },
+    settle: { type: 'string', default: '15' },
   },
 });
 const SERVICES = Number(flags.services);
@@ -220,6 +224,7 @@ for (const mode of flags.modes.split(',') as Mode[]) {
     ...(layouts.includes('flat') ? [{ layout: 'flat' as const, leafSize: null }] : []),
   ];
   for (const { layout, leafSize } of configurations) {
+    if (results.length > 0) await new Promise((resolve) => setTimeout(resolve, Number(flags.settle) * 1000));
     results.push(await measure(mode, layout, leafSize, ips));
     process.stdout.write(`${JSON.stringify(results.at(-1))}\n`);
   }

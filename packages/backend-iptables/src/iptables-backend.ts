@@ -6,7 +6,8 @@ import {
 import { parseSave, type KernelAudit } from './iptables/audit.js';
 import { detectMode } from './iptables/mode.js';
 import { FAMILIES, MODES, NFT_RESTORE_LINES, restoreBatch, saveQuery, versionQuery, type Mode } from './iptables/tools.js';
-import { TABLES, Transaction } from './iptables/transaction.js';
+import { RestorePacker } from './iptables/restore-packer.js';
+import { TABLES } from './iptables/transaction.js';
 import { readOptions, type IptablesOptions } from './options.js';
 import { FamilyTables } from './plan/family-tables.js';
 import { familySettings } from './plan/settings.js';
@@ -84,16 +85,16 @@ export class IptablesBackend implements DataplaneBackend {
     return conntrackConnections(this.executor, endpoints);
   }
 
-  /** Removes kplane's hooks and chains from both variants and both families, found by their names; nothing else. */
+  /** Removes kplane's hooks and chains from both variants and both families, found by their names (hooks first); nothing else. */
   async cleanup(): Promise<void> {
     for (const mode of MODES) {
       for (const family of FAMILIES) {
         const audit = await this.audit(mode, family).catch(() => null);
         if (!audit) continue;
-        const transaction = new Transaction();
-        for (const hook of audit.hooks) transaction.deleteRule(hook.table, hook.chain, hook.rule);
-        for (const table of TABLES) for (const chain of audit.chains.get(table) ?? []) transaction.deleteChain(table, chain);
-        if (!transaction.empty) await this.executor.apply(restoreBatch(mode, family, transaction.toString()));
+        const packer = new RestorePacker(mode === 'nft' ? NFT_RESTORE_LINES : Infinity);
+        for (const hook of audit.hooks) packer.add(1, (transaction) => transaction.deleteRule(hook.table, hook.chain, hook.rule));
+        packer.removeChains(TABLES.flatMap((table) => [...(audit.chains.get(table) ?? [])].map((chain) => ({ table, chain }))));
+        for (const transaction of packer.transactions()) await this.executor.apply(restoreBatch(mode, family, transaction.toString()));
       }
     }
     await removeForwardAccept(this.executor);

@@ -1,5 +1,6 @@
 import type { ProxyState, ServicePortKey } from '@kplane/core';
 import type { KernelAudit } from '../iptables/audit.js';
+import { RestorePacker } from '../iptables/restore-packer.js';
 import { TABLES, Transaction, type Rules, type Table } from '../iptables/transaction.js';
 import { PrefixTree, type TreeItem, type TreeNode } from '../tree/prefix-tree.js';
 import { addressWidth } from './addresses.js';
@@ -61,7 +62,7 @@ export class FamilyTables {
       treeChains = this.buildTrees(plans, (root) => 1 + Math.max(0, ...[...owned.get('nat')!].map((chain) => treeNumber(root, chain))));
     }
 
-    const packer = new Packer(lineBudget);
+    const packer = new RestorePacker(lineBudget);
     const base = baseChains(this.settings);
     const dispatch = new Set<string>([CHAIN.nodePorts, CHAIN.services]);
     const desired = new Map(TABLES.map((table) => [table, new Set<string>()]));
@@ -85,10 +86,7 @@ export class FamilyTables {
     for (const hook of HOOKS) {
       if (!kept.has(`${hook.table} ${hook.chain} ${hook.target}`)) packer.add(1, (transaction) => transaction.insertRule(hook.table, hook.chain, hook.rule));
     }
-    const stale = TABLES.flatMap((table) => [...owned.get(table)!].filter((chain) => !desired.get(table)!.has(chain)).map((chain) => ({ table, chain })));
-    // Flushed first, all of them, so that no stale chain still jumps to another when it is deleted.
-    for (const { table, chain } of stale) packer.add(1, (transaction) => transaction.writeChain(table, chain, []));
-    for (const { table, chain } of stale) packer.add(2, (transaction) => transaction.deleteChain(table, chain));
+    packer.removeChains(TABLES.flatMap((table) => [...owned.get(table)!].filter((chain) => !desired.get(table)!.has(chain)).map((chain) => ({ table, chain }))));
     return this.planned(packer.transactions(), true);
   }
 
@@ -171,29 +169,6 @@ function treeChains<T extends TreeItem>(tree: PrefixTree<T>, rules: (node: TreeN
 function treeNumber(root: string, chain: string): number {
   const match = new RegExp(`^${root}-(\\d+)$`).exec(chain);
   return match ? Number(match[1]) : 0;
-}
-
-/** Packs restore work, in order, into transactions of at most `budget` lines (a unit larger than the budget goes alone). */
-class Packer {
-  private readonly done: Transaction[] = [];
-  private current = new Transaction();
-  private lines = 0;
-
-  constructor(private readonly budget: number) {}
-
-  add(lines: number, work: (transaction: Transaction) => void): void {
-    if (this.lines > 0 && this.lines + lines > this.budget) {
-      this.done.push(this.current);
-      this.current = new Transaction();
-      this.lines = 0;
-    }
-    work(this.current);
-    this.lines += lines;
-  }
-
-  transactions(): Transaction[] {
-    return this.current.empty ? this.done : [...this.done, this.current];
-  }
 }
 
 /** Moves a port's destinations in a tree from `before` to `after`, touching only those that differ. */
