@@ -16,12 +16,11 @@ import { measureFlatRestore, measureIpset } from './measure/tool-baselines.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { bundleAgent } from './process/bundle.js';
 import { Resources } from './process/resources.js';
-import { createProgress } from './progress.js';
+import { WORK, createProgress } from './progress.js';
 import { runFigures } from './report/figures.js';
 import { datapathTable, syncTable } from './report/markdown.js';
 import type { BackendRun, BenchResults, ControlPlaneRun, IpsetBaseline, RestoreBaseline, VmPart } from './report/results.js';
 import { checkTargets, targetServices } from './report/targets.js';
-import { writeReport } from './report/write.js';
 
 const MODES = ['nft', 'legacy'] as const;
 
@@ -38,10 +37,11 @@ async function main(options: BenchOptions): Promise<number> {
   const started = Date.now();
   const measured = options.backends.filter((backend) => backend.vm === options.inner);
   const withVm = !options.inner && options.vm;
-  const steps = options.sizes.length * measured.length
-    + (options.inner ? 0 : options.sizes.length * (PLANNER_BACKENDS.length + 1 + MODES.length))
-    + (withVm ? options.vmSizes.length : 0);
-  const progress = createProgress(steps, options.inner ? 'json' : 'terminal');
+  const sum = (sizes: readonly number[], work: (services: number) => number): number => sizes.reduce((total, services) => total + work(services), 0);
+  const total = measured.length * sum(options.sizes, (services) => WORK.run(services, options.inner))
+    + (options.inner ? 0 : (PLANNER_BACKENDS.length + 1 + MODES.length) * sum(options.sizes, WORK.step))
+    + (withVm ? sum(options.vmSizes, (services) => WORK.run(services, true)) : 0);
+  const progress = createProgress(total, options.inner ? 'json' : 'terminal');
   const resources = new Resources();
   resources.releaseOnSignals(() => progress.stop());
   try {
@@ -57,7 +57,7 @@ async function main(options: BenchOptions): Promise<number> {
       for (const backend of measured) {
         const withFileSource = services === options.sizes[0] || backend.id === 'nft';
         runs.push(await measureBackend(backend, services, withFileSource, context));
-        progress.advance(summary(runs.at(-1)!));
+        progress.advance(summary(runs.at(-1)!), WORK.run(services, options.inner));
       }
     }
     if (options.inner) {
@@ -68,7 +68,7 @@ async function main(options: BenchOptions): Promise<number> {
 
     const failures: string[] = [];
     /** One measurement step: its result, or null with the failure recorded (the bench goes on). */
-    const step = async <T>(what: string, measure: () => Promise<T>): Promise<T | null> => {
+    const step = async <T>(what: string, services: number, measure: () => Promise<T>): Promise<T | null> => {
       progress.status(what);
       try {
         return await measure();
@@ -77,13 +77,13 @@ async function main(options: BenchOptions): Promise<number> {
         progress.log(`${what} failed: ${failures.at(-1)}`);
         return null;
       } finally {
-        progress.advance(what);
+        progress.advance(what, WORK.step(services));
       }
     };
     const controlPlane: ControlPlaneRun[] = [];
     for (const services of options.sizes) {
       for (const backend of PLANNER_BACKENDS) {
-        const run = await step(`control plane: ${backend.label} planner at ${services}`,
+        const run = await step(`control plane: ${backend.label} planner at ${services}`, services,
           () => measureControlPlane(backend, services, options.planRepeats, options.run.seed, resources, agentBundle));
         if (run) controlPlane.push(run);
       }
@@ -91,11 +91,11 @@ async function main(options: BenchOptions): Promise<number> {
     const ipset: IpsetBaseline[] = [];
     const iptablesRestore: RestoreBaseline[] = [];
     for (const services of options.sizes) {
-      const baseline = await step(`baseline: ipset at ${services}`,
+      const baseline = await step(`baseline: ipset at ${services}`, services,
         () => measureIpset(services, options.ipsetPerEntrySample, options.run.seed, resources, `${prefix}tools`));
       if (baseline) ipset.push(baseline);
       for (const mode of MODES) {
-        const restore = await step(`baseline: flat iptables-restore (${mode}) at ${services}`,
+        const restore = await step(`baseline: flat iptables-restore (${mode}) at ${services}`, services,
           () => measureFlatRestore(mode, services, options.run.seed, resources, `${prefix}tools`));
         if (restore) iptablesRestore.push(restore);
       }
@@ -117,6 +117,8 @@ async function main(options: BenchOptions): Promise<number> {
       baselines: { ipset, iptablesRestore },
       failures,
     };
+    // Loaded only here: vega is large, and inside the VM (which never reports) every file read crosses 9p.
+    const { writeReport } = await import('./report/write.js');
     const written = await writeReport(results, options.outDir);
     const services = targetServices(results);
     const atTarget = runs.filter((run) => run.services === services);

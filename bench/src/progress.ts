@@ -4,12 +4,18 @@ import cliProgress from 'cli-progress';
 export interface Progress {
   /** What is being measured now. */
   status(text: string): void;
-  /** One planned step finished. */
-  advance(text: string): void;
+  /** A planned step finished; `work` is its share of the total (see the weights below), for the time estimate. */
+  advance(text: string, work: number): void;
   /** A line that must stay visible (warnings, summaries). */
   log(text: string): void;
   stop(): void;
 }
+
+/** Rough relative cost of the steps, so that the estimate of the time left means something: bigger N, longer steps. */
+export const WORK = {
+  run: (services: number, vm: boolean): number => (vm ? 10 + services / 250 : 2 + services / 1000),
+  step: (services: number): number => 0.2 + services / 10_000,
+};
 
 export function createProgress(total: number, mode: 'terminal' | 'lines' | 'json'): Progress {
   if (mode === 'json') return jsonProgress();
@@ -18,33 +24,35 @@ export function createProgress(total: number, mode: 'terminal' | 'lines' | 'json
 }
 
 function barProgress(total: number): Progress {
-  const bar = new cliProgress.SingleBar({
-    format: '{bar} {value}/{total} steps | {duration_formatted} elapsed, ~{eta_formatted} left | {status}',
+  const bars = new cliProgress.MultiBar({
+    format: '{bar} {percentage}% | {duration_formatted} elapsed, ~{eta_formatted} left | {status}',
     etaBuffer: 4,
     hideCursor: true,
     stream: process.stderr,
   }, cliProgress.Presets.shades_classic);
-  bar.start(total, 0, { status: 'starting' });
+  const bar = bars.create(total, 0, { status: 'starting' });
   return {
     status: (text) => bar.update({ status: text }),
-    advance: (text) => bar.increment({ status: text }),
-    log: (text) => {
-      bar.stop();
-      process.stderr.write(`${text}\n`);
-      bar.start(total, bar.getProgress() * total, {});
-    },
-    stop: () => bar.stop(),
+    advance: (text, work) => bar.increment(work, { status: text }),
+    log: (text) => bars.log(`${text}\n`),
+    stop: () => bars.stop(),
   };
 }
 
 function lineProgress(total: number): Progress {
   let done = 0;
+  let shown = '';
   const started = Date.now();
-  const stamp = (): string => `[${done}/${total}, ${Math.round((Date.now() - started) / 1000)}s]`;
+  const stamp = (): string => `[${Math.round((100 * done) / total)}%, ${Math.round((Date.now() - started) / 1000)}s]`;
   return {
-    status: (text) => process.stderr.write(`${stamp()} ${text}\n`),
-    advance: (text) => {
-      done++;
+    // A log is no bar: "change 7/30" is said once, as "change 1/30".
+    status: (text) => {
+      const kind = text.replace(/\d+\/\d+/, '');
+      if (kind !== shown) process.stderr.write(`${stamp()} ${text}\n`);
+      shown = kind;
+    },
+    advance: (text, work) => {
+      done += work;
       process.stderr.write(`${stamp()} ${text}\n`);
     },
     log: (text) => process.stderr.write(`${text}\n`),
@@ -54,10 +62,10 @@ function lineProgress(total: number): Progress {
 
 /** Inside the VM: the host reads these lines and moves its own bar. */
 function jsonProgress(): Progress {
-  const emit = (kind: string, text: string): void => void process.stdout.write(`${JSON.stringify({ progress: kind, text })}\n`);
+  const emit = (kind: string, text: string, work = 0): void => void process.stdout.write(`${JSON.stringify({ progress: kind, text, work })}\n`);
   return {
     status: (text) => emit('status', text),
-    advance: (text) => emit('advance', text),
+    advance: (text, work) => emit('advance', text, work),
     log: (text) => emit('log', text),
     stop: () => {},
   };

@@ -75,11 +75,17 @@ export class Workload {
 
   /** Every object of the initial state, as a source would deliver it. */
   events(): SourceEvent[] {
-    const events: SourceEvent[] = [];
+    return this.eventPages(this.spec.services).flat();
+  }
+
+  /** The initial state in pages of `services` services' objects, as a source lists them. */
+  eventPages(services: number): SourceEvent[][] {
+    const pages: SourceEvent[][] = [];
     for (let index = 0; index < this.spec.services; index++) {
-      for (const object of this.objects(index)) events.push({ action: 'upsert', kind: object.kind as 'Service', object });
+      if (index % services === 0) pages.push([]);
+      for (const object of this.objects(index)) pages.at(-1)!.push({ action: 'upsert', kind: object.kind as 'Service', object });
     }
-    return events;
+    return pages;
   }
 
   /** The change of one target: its endpoints move from pods a + b to c + d. */

@@ -42,7 +42,7 @@ export async function measureBackend(backend: BenchBackend, services: number, wi
     progress.status(`${name}: building the sandbox`);
     sandbox = await BenchSandbox.create(resources, `${context.prefix}${++sandboxes}`);
     const prober = sandbox.prober;
-    const agent = await startAgent(resources, context.agentBundle, { namespace: sandbox.nodeNamespace });
+    const agent = await startAgent(resources, context.agentBundle, { namespace: sandbox.nodeNamespace, exposeGc: true });
     const idle = (await agent.request('start', startRequest(backend, false))).memory;
 
     progress.status(`${name}: full sync`);

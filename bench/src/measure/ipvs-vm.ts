@@ -43,7 +43,7 @@ export async function measureInVm(request: VmRequest, progress: Progress, resour
     const event = parseProgress(line);
     if (!event) return keep(line);
     const text = `VM: ${event.text}`;
-    if (event.progress === 'advance') progress.advance(text);
+    if (event.progress === 'advance') progress.advance(text, event.work);
     else if (event.progress === 'status') progress.status(text);
     else progress.log(text);
   });
@@ -59,10 +59,10 @@ export async function measureInVm(request: VmRequest, progress: Progress, resour
   }
 }
 
-function parseProgress(line: string): { progress: string; text: string } | null {
+function parseProgress(line: string): { progress: string; text: string; work: number } | null {
   if (!line.startsWith('{"progress"')) return null;
   try {
-    return JSON.parse(line) as { progress: string; text: string };
+    return JSON.parse(line) as { progress: string; text: string; work: number };
   } catch {
     return null;
   }

@@ -8,7 +8,8 @@ export type AgentProcess = JsonLinesProcess<AgentRequests>;
 
 /**
  * Starts the bundled agent: inside `namespace` (where its tools then program the node, with nothing
- * between the agent and its tools), or here for dry runs, with `--expose-gc` for heap figures.
+ * between the agent and its tools), or here for dry runs; `--expose-gc` lets it collect garbage
+ * before memory readings that are outside every timed window.
  */
 export function startAgent(resources: Resources, bundle: string, options: { namespace?: string; exposeGc?: boolean } = {}): Promise<AgentProcess> {
   const node = [process.execPath, ...(options.exposeGc ? ['--expose-gc'] : []), bundle];

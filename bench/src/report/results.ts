@@ -33,6 +33,7 @@ export interface AgentMemory {
   /** After start-up (modules loaded, backend initialised), before any service. */
   readonly idleRssBytes: number;
   readonly afterFullSyncRssBytes: number;
+  /** After the single changes and a full GC: the steady state. */
   readonly afterChangesRssBytes: number;
   readonly maxRssBytes: number;
 }
