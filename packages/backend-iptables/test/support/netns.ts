@@ -2,34 +2,9 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
-import { ExecaExecutor, ToolError, type Batch, type Executor, type Query } from '@kplane/core';
+import { NetnsExecutor } from '@kplane/conformance';
 
 const run = promisify(execFile);
-
-/** Runs the backend's tools inside one network namespace. */
-export class NamespaceExecutor implements Executor {
-  readonly live = true;
-  private readonly inner = new ExecaExecutor();
-
-  constructor(readonly namespace: string) {}
-
-  async apply(batch: Batch): Promise<void> {
-    await this.inside(batch.tool, () => this.inner.apply({ ...batch, tool: 'ip', args: ['netns', 'exec', this.namespace, batch.tool, ...batch.args] }));
-  }
-
-  read(query: Query): Promise<string> {
-    return this.inside(query.tool, () => this.inner.read({ tool: 'ip', args: ['netns', 'exec', this.namespace, query.tool, ...query.args] }));
-  }
-
-  private async inside<T>(tool: string, action: () => Promise<T>): Promise<T> {
-    try {
-      return await action();
-    } catch (error) {
-      if (error instanceof ToolError) throw new ToolError(tool, error.exitCode, error.stderr);
-      throw error;
-    }
-  }
-}
 
 /** Answers every TCP connection on 8080 and 9090 with `<client address> <local port>`, on IPv4 and IPv6. */
 const SERVER = `
@@ -56,11 +31,11 @@ socket.on('error', (error) => { console.log(error.code); });`;
  * writes its rules. The server's addresses are the endpoints: 10.250.2.2 and fd00:250:2::2.
  */
 export class TestNetwork {
-  readonly executor: NamespaceExecutor;
+  readonly executor: NetnsExecutor;
   private server: ChildProcess | null = null;
 
   private constructor(readonly prefix: string) {
-    this.executor = new NamespaceExecutor(this.node);
+    this.executor = new NetnsExecutor(this.node);
   }
 
   get node(): string {
