@@ -43,19 +43,41 @@ function canonical(value: unknown): unknown {
   return result;
 }
 
+/** iptables-save output as `<table> <line>` lines (the table each line belongs to), sorted. */
 function saveLines(text: string): string[] {
-  return text.split('\n').filter((line) => line && !line.startsWith('#')).map((line) => line.replace(/\[\d+:\d+\]/g, '[]')).sort();
+  const lines: string[] = [];
+  let table = '';
+  for (const line of text.split('\n')) {
+    if (line.startsWith('*')) table = line.slice(1);
+    else if (line && !line.startsWith('#') && line !== 'COMMIT') lines.push(`${table} ${line.replace(/\[\d+:\d+\]/g, '[]')}`);
+  }
+  return lines.sort();
 }
 
 /** The tables iptables-nft makes for the iptables tables of the same name. */
 const IPTABLES_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
 
 /**
- * The snapshot without iptables-nft tables that hold nothing: only base chains with no rules and an
- * accept policy. iptables-nft creates such a table (`ip nat`, say) the first time anyone writes a
- * rule into it, and leaves it when the rule goes; it changes no packet's fate.
+ * The snapshot without iptables tables that hold nothing: only built-in chains with no rules and an
+ * accept policy. iptables creates such a table (`nat`, say) the first time anyone writes a rule
+ * into it and leaves it when the rule goes (iptables-legacy cannot even remove it); it changes no
+ * packet's fate.
  */
 export function withoutEmptyTables(snapshot: string): string {
+  return withoutEmptyLegacyTables(withoutEmptyNftTables(snapshot));
+}
+
+function withoutEmptyLegacyTables(snapshot: string): string {
+  const sections = snapshot.split(/^(?=## )/m);
+  return sections.map((section) => {
+    if (!/^## ip6?tables-legacy/.test(section)) return section;
+    const [title, ...lines] = section.split('\n');
+    const busy = new Set(lines.filter((line) => line && !/^\S+ :[A-Z]+ ACCEPT \[\]$/.test(line)).map((line) => line.split(' ')[0]));
+    return [title, ...lines.filter((line) => !line || busy.has(line.split(' ')[0]))].join('\n');
+  }).join('');
+}
+
+function withoutEmptyNftTables(snapshot: string): string {
   const lines = snapshot.split('\n');
   const start = lines.indexOf('## nftables');
   const end = lines.findIndex((line, index) => index > start && line.startsWith('## '));
