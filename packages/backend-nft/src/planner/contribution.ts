@@ -57,6 +57,28 @@ function sharedVerdict(chain: string, generation: number): string {
   return text;
 }
 
+/** The sets and chains of one kind of external frontend. */
+interface ExternalFrontend {
+  readonly noEndpoints: string;
+  readonly dispatch: string;
+  readonly policy: string;
+  readonly localPolicy: string;
+  readonly pick: PickKind;
+  readonly endpoints: string;
+  readonly pickCluster: PickKind;
+  readonly clusterEndpoints: string;
+}
+
+const EXTERNAL_IP: ExternalFrontend = {
+  noEndpoints: SET.noEndpointServices, dispatch: SET.serviceIPs, policy: CHAIN.external, localPolicy: CHAIN.externalLocal,
+  pick: SET.pick, endpoints: SET.endpoints, pickCluster: SET.pickCluster, clusterEndpoints: SET.clusterEndpoints,
+};
+
+const NODE_PORT: ExternalFrontend = {
+  noEndpoints: SET.noEndpointNodePorts, dispatch: SET.serviceNodePorts, policy: CHAIN.nodePort, localPolicy: CHAIN.nodePortLocal,
+  pick: SET.nodePortPick, endpoints: SET.nodePortEndpoints, pickCluster: SET.nodePortPickCluster, clusterEndpoints: SET.nodePortClusterEndpoints,
+};
+
 /**
  * Turns a service port's desired state into map elements of one family's table: its frontends
  * (cluster IPs, external IPs, load-balancer IPs, node port) dispatch to a policy chain and a pick
@@ -104,37 +126,29 @@ export function contribute(state: ServicePortState, family: NftFamily, generatio
   }
 
   const externalTag = sameEndpoints(internal, external) ? 'i' : 'x';
-  const externalIPs = [...port.externalIPs, ...port.loadBalancerIPs].filter((ip) => ipFamily(ip) === version);
-  const ranges = port.loadBalancerSourceRanges.filter((cidr) => ipFamily(cidr.split('/')[0]!) === version);
-  for (const ip of new Set(externalIPs)) {
-    const key = `${ip} . ${protocol} . ${port.port}`;
+  /** An external frontend: outside clients get `external` (eTP), pods and the node `internal` when eTP is Local. */
+  const addExternal = (frontend: ExternalFrontend, key: string): void => {
     if (external.length === 0 && (!port.externalTrafficLocal || internal.length === 0)) {
-      elements.push({ set: SET.noEndpointServices, key, value: unusable, group: key });
-    } else {
-      elements.push({ set: SET.serviceIPs, key, value: sharedVerdict(port.externalTrafficLocal ? CHAIN.externalLocal : CHAIN.external, generation), group: key });
-      if (external.length > 0) elements.push({ set: SET.pick, key, value: pickFrom(SET.pick, SET.endpoints, key, external, externalTag), group: key });
-      if (port.externalTrafficLocal && internal.length > 0) {
-        elements.push({ set: SET.pickCluster, key, value: pickFrom(SET.pickCluster, SET.clusterEndpoints, key, internal, 'i'), group: key });
-      }
+      elements.push({ set: frontend.noEndpoints, key, value: unusable, group: key });
+      return;
     }
+    elements.push({ set: frontend.dispatch, key, value: sharedVerdict(port.externalTrafficLocal ? frontend.localPolicy : frontend.policy, generation), group: key });
+    if (external.length > 0) elements.push({ set: frontend.pick, key, value: pickFrom(frontend.pick, frontend.endpoints, key, external, externalTag), group: key });
+    if (port.externalTrafficLocal && internal.length > 0) {
+      elements.push({ set: frontend.pickCluster, key, value: pickFrom(frontend.pickCluster, frontend.clusterEndpoints, key, internal, 'i'), group: key });
+    }
+  };
+
+  const ranges = port.loadBalancerSourceRanges.filter((cidr) => ipFamily(cidr.split('/')[0]!) === version);
+  for (const ip of new Set([...port.externalIPs, ...port.loadBalancerIPs].filter((address) => ipFamily(address) === version))) {
+    const key = `${ip} . ${protocol} . ${port.port}`;
+    addExternal(EXTERNAL_IP, key);
     if (port.loadBalancerIPs.includes(ip) && port.loadBalancerSourceRanges.length > 0) {
       elements.push({ set: SET.firewall, key, group: key });
       for (const range of ranges) elements.push({ set: SET.firewallAllow, key: `${key} . ${range}`, group: key });
     }
   }
-
-  if (port.nodePort !== null) {
-    const key = `${protocol} . ${port.nodePort}`;
-    if (external.length === 0 && (!port.externalTrafficLocal || internal.length === 0)) {
-      elements.push({ set: SET.noEndpointNodePorts, key, value: unusable, group: key });
-    } else {
-      elements.push({ set: SET.serviceNodePorts, key, value: sharedVerdict(port.externalTrafficLocal ? CHAIN.nodePortLocal : CHAIN.nodePort, generation), group: key });
-      if (external.length > 0) elements.push({ set: SET.nodePortPick, key, value: pickFrom(SET.nodePortPick, SET.nodePortEndpoints, key, external, externalTag), group: key });
-      if (port.externalTrafficLocal && internal.length > 0) {
-        elements.push({ set: SET.nodePortPickCluster, key, value: pickFrom(SET.nodePortPickCluster, SET.nodePortClusterEndpoints, key, internal, 'i'), group: key });
-      }
-    }
-  }
+  if (port.nodePort !== null) addExternal(NODE_PORT, `${protocol} . ${port.nodePort}`);
 
   // A pod reaching itself through its service must be masqueraded, or it would answer itself directly.
   for (const ip of new Set([...internal, ...external].map((endpoint) => endpoint.ip))) {

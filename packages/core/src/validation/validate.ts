@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { canonicalCIDR, canonicalIP, ipFamily } from '../model/ip.js';
 import { kernelId } from '../model/kernel-id.js';
-import type { IPFamily, Protocol, ServiceName, ServicePort, ServiceType } from '../model/service-port.js';
+import type { Endpoint, IPFamily, Protocol, ServiceName, ServicePort, ServiceType } from '../model/service-port.js';
 import { fieldPath, InvalidObjectError, type Validated } from './invalid-object-error.js';
 import {
   endpointSliceSchema, nodeSchema, serviceSchema, AUTOSCALER_DELETE_TAINT, SERVICE_NAME_LABEL, TRIGGER_TIME_ANNOTATION, ZONE_LABEL,
@@ -14,15 +14,8 @@ export interface ValidService {
   readonly ports: readonly ServicePort[];
 }
 
-export interface SliceEndpoint {
-  readonly ip: string;
-  readonly ready: boolean;
-  readonly serving: boolean;
-  readonly terminating: boolean;
-  readonly nodeName: string | null;
-  readonly zone: string | null;
-  readonly hintZones: readonly string[] | null;
-}
+/** An endpoint as one slice lists it: the port and family come from the slice. */
+export type SliceEndpoint = Omit<Endpoint, 'family' | 'port'>;
 
 export interface SlicePort {
   /** '' for the unnamed port of a single-port Service. */
