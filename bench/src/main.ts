@@ -39,7 +39,7 @@ async function main(options: BenchOptions): Promise<number> {
   const withVm = !options.inner && options.vm;
   const sum = (sizes: readonly number[], work: (services: number) => number): number => sizes.reduce((total, services) => total + work(services), 0);
   const total = measured.length * sum(options.sizes, (services) => WORK.run(services, options.inner))
-    + (options.inner ? 0 : (PLANNER_BACKENDS.length + 1 + MODES.length) * sum(options.sizes, WORK.step))
+    + (options.inner ? 0 : (PLANNER_BACKENDS.length + 1 + 2 * MODES.length) * sum(options.sizes, WORK.step))
     + (withVm ? sum(options.vmSizes, (services) => WORK.run(services, true)) : 0);
   const progress = createProgress(total, options.inner ? 'json' : 'terminal');
   const resources = new Resources();
@@ -95,9 +95,11 @@ async function main(options: BenchOptions): Promise<number> {
         () => measureIpset(services, options.ipsetPerEntrySample, options.run.seed, resources, `${prefix}tools`));
       if (baseline) ipset.push(baseline);
       for (const mode of MODES) {
-        const restore = await step(`baseline: flat iptables-restore (${mode}) at ${services}`, services,
-          () => measureFlatRestore(mode, services, options.run.seed, resources, `${prefix}tools`));
-        if (restore) iptablesRestore.push(restore);
+        for (const noflush of [true, false]) {
+          const restore = await step(`baseline: flat iptables-${mode}-restore${noflush ? ' --noflush' : ''} at ${services}`, services,
+            () => measureFlatRestore(mode, noflush, services, options.run.seed, options.restoreCapMs, resources, `${prefix}tools`));
+          if (restore) iptablesRestore.push(restore);
+        }
       }
     }
     const vm: VmPart = withVm

@@ -27,6 +27,8 @@ export interface BenchOptions {
   readonly planRepeats: number;
   /** `ipset add` execs timed per N for the per-entry baseline (the rest is extrapolated). */
   readonly ipsetPerEntrySample: number;
+  /** Longest a flat-layout `iptables-restore` baseline may run before it is stopped and reported as such. */
+  readonly restoreCapMs: number;
   /** Where results go: bench/results + bench/RESULTS.md by default. */
   readonly outDir: string | null;
   readonly quick: boolean;
@@ -83,6 +85,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     },
     planRepeats: quick ? 2 : 3,
     ipsetPerEntrySample: quick ? 50 : 500,
+    restoreCapMs: quick ? 30_000 : 60_000,
     outDir: values.out ?? null,
     quick,
     inner: values.inner,

@@ -36,7 +36,7 @@ function results(services: number): BenchResults {
     ],
     vm: { available: false, reason: '--no-vm', runs: [] },
     controlPlane: [{ backend: 'nft', label: 'nft', services, runs: [{ handleMs: 300, syncMs: 300, heapBytes: 80e6, batchBytes: 1 }, { handleMs: 250, syncMs: 250, heapBytes: 80e6, batchBytes: 1 }] }],
-    baselines: { ipset: [], iptablesRestore: [{ mode: 'nft', services, bytes: 1e7, loadMs: 2000, rewriteMs: 1600 }] },
+    baselines: { ipset: [], iptablesRestore: [{ mode: 'nft', noflush: true, services, bytes: 1e7, loadMs: 2000, rewriteMs: 1600, capMs: 60_000 }] },
     failures: [],
   };
 }

@@ -20,10 +20,8 @@ export interface Machine {
   readonly packages: Readonly<Record<string, string>>;
 }
 
-const TOOLS: readonly [string, ...string[]][] = [
-  ['nft', '--version'], ['iptables-nft', '--version'], ['iptables-legacy', '--version'], ['ipset', '--version'],
-  ['ipvsadm', '--version'], ['iperf3', '--version'], ['ip', '-V'],
-];
+/** The Debian packages of the tools the backends and the bench drive (`ipvsadm --version` needs ip_vs, so ask dpkg). */
+const TOOL_PACKAGES = ['nftables', 'iptables', 'ipset', 'ipvsadm', 'iproute2', 'conntrack', 'iperf3', 'qemu-system-x86'];
 
 const PACKAGES = [
   'packages/core', 'packages/backend-nft', 'packages/backend-iptables', 'packages/backend-ipvs', 'packages/conformance', 'bench',
@@ -31,10 +29,11 @@ const PACKAGES = [
 ];
 
 export async function describeMachine(): Promise<Machine> {
-  const tools: Record<string, string> = {};
-  for (const [tool, ...args] of TOOLS) {
-    const result = await execa(tool, args, { reject: false });
-    tools[tool] = result.exitCode === 0 ? `${result.stdout}\n${result.stderr}`.trim().split('\n')[0]! : 'missing';
+  const installed = await execa('dpkg-query', ['-W', '-f=${Package} ${Version}\n', ...TOOL_PACKAGES], { reject: false });
+  const tools: Record<string, string> = Object.fromEntries(TOOL_PACKAGES.map((name) => [name, 'missing']));
+  for (const line of installed.stdout.split('\n')) {
+    const [name, version] = line.split(' ');
+    if (name && version) tools[name] = version;
   }
   const packages: Record<string, string> = {};
   for (const path of PACKAGES) {

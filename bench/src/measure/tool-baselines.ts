@@ -36,9 +36,14 @@ export async function measureIpset(services: number, perEntry: number, seed: num
  * change. The text is the flat layout's full sync (IPv4) as one restore (what the backend sends in
  * legacy mode; in nft mode it splits a full sync into smaller restores), planned with a dry-run
  * executor; it is restored once into an empty namespace, then again over itself (the rewrite that
- * was paid per change), with the tool of `mode`.
+ * was paid per change), with the tool of `mode`: with `--noflush`, as kube-proxy did (it shares the
+ * nat table), or without (the table replaced whole, the fastest a full rewrite can be).
+ * iptables-nft-restore 1.8.9 slows down superlinearly with a large `--noflush` input, so each
+ * restore is given at most `capMs`.
  */
-export async function measureFlatRestore(mode: 'nft' | 'legacy', services: number, seed: number, resources: Resources, namespace: string): Promise<RestoreBaseline> {
+export async function measureFlatRestore(
+  mode: 'nft' | 'legacy', noflush: boolean, services: number, seed: number, capMs: number, resources: Resources, namespace: string,
+): Promise<RestoreBaseline> {
   const executor = new DryRunExecutor();
   const { engine } = createProxy({
     config: { ...DEFAULT_CONFIG, backendOptions: new Map([['layout', 'flat'], ['mode', 'legacy']]) },
@@ -51,13 +56,17 @@ export async function measureFlatRestore(mode: 'nft' | 'legacy', services: numbe
   if (batches.length !== 1) throw new Error(`expected the flat layout's full sync as one iptables-legacy-restore, got ${batches.length}`);
   const batch = batches[0]!;
   return inNamespace(resources, namespace, async (name) => {
-    const restore = async (): Promise<number> => {
+    /** The restore's time, or null when it did not finish within `capMs` (it is then stopped). */
+    const restore = async (): Promise<number | null> => {
       const started = performance.now();
-      await execa('ip', ['netns', 'exec', name, `iptables-${mode}-restore`, ...batch.args], { input: batch.input });
+      const args = batch.args.filter((arg) => noflush || arg !== '--noflush');
+      const result = await execa('ip', ['netns', 'exec', name, `iptables-${mode}-restore`, ...args], { input: batch.input, timeout: capMs, reject: false });
+      if (result.timedOut) return null;
+      if (result.failed) throw new Error(`iptables-${mode}-restore failed: ${result.stderr.trim().slice(0, 300)}`);
       return performance.now() - started;
     };
     const loadMs = await restore();
-    const rewriteMs = await restore();
-    return { mode, services, bytes: batch.input.length, loadMs, rewriteMs };
+    const rewriteMs = loadMs === null ? null : await restore();
+    return { mode, noflush, services, bytes: batch.input.length, loadMs, rewriteMs, capMs };
   });
 }

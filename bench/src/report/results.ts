@@ -81,12 +81,15 @@ export interface IpsetBaseline {
 
 export interface RestoreBaseline {
   readonly mode: 'nft' | 'legacy';
+  /** `--noflush` (kube-proxy's way: only the chains named are replaced), or the whole table replaced. */
+  readonly noflush: boolean;
   readonly services: number;
   readonly bytes: number;
-  /** `iptables-restore --noflush` of the flat layout into an empty namespace. */
-  readonly loadMs: number;
+  /** `iptables-restore --noflush` of the flat layout into an empty namespace; null: not done within `capMs` (stopped). */
+  readonly loadMs: number | null;
   /** The same restore again over the loaded rules: every chain flushed and refilled, as kube-proxy did on every change. */
-  readonly rewriteMs: number;
+  readonly rewriteMs: number | null;
+  readonly capMs: number;
 }
 
 export interface VmPart {

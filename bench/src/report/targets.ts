@@ -31,12 +31,20 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
 
   for (const mode of ['nft', 'legacy'] as const) {
     const tree = figures(`iptables-tree-${mode}`);
-    const restore = results.baselines.iptablesRestore.find((baseline) => baseline.mode === mode && baseline.services === services);
+    // The baseline at its fastest: the quicker of the two ways to restore the whole flat layout.
+    const restore = results.baselines.iptablesRestore
+      .filter((baseline) => baseline.mode === mode && baseline.services === services)
+      .sort((a, b) => (a.rewriteMs ?? a.loadMs ?? a.capMs) - (b.rewriteMs ?? b.loadMs ?? b.capMs))[0];
     if (!tree || !restore) continue;
-    const ratio = restore.rewriteMs / tree.changeP50Ms;
+    // A restore stopped at its cap took longer than the cap: the ratio is then at least cap / change.
+    const flatMs = restore.rewriteMs ?? restore.loadMs ?? restore.capMs;
+    const atLeast = restore.rewriteMs === null;
+    const ratio = flatMs / tree.changeP50Ms;
+    const how = `iptables-${mode}-restore${restore.noflush ? ' --noflush' : ''}`;
+    const flat = restore.rewriteMs !== null ? `flat rewrite ${number(flatMs / 1000, 2)} s with ${how}` : restore.loadMs !== null ? `flat load ${number(flatMs / 1000, 2)} s, no rewrite` : `flat restore stopped after ${number(flatMs / 1000, 0)} s`;
     checks.push({
       target: `iptables tree single change ≥ 20x faster than the flat full restore (${mode} mode${mode === 'legacy' ? ': no target, the kernel swaps the whole table per commit' : ''})`,
-      measured: `${number(ratio)}x (flat rewrite ${number(restore.rewriteMs / 1000, 2)} s / tree change p50 ${number(tree.changeP50Ms)} ms)`,
+      measured: `${atLeast ? '≥ ' : ''}${number(ratio)}x (${flat} / tree change p50 ${number(tree.changeP50Ms)} ms)`,
       met: mode === 'nft' ? judge(ratio, (value) => value >= 20) : null,
     });
   }
