@@ -80,7 +80,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       minChanges: quick ? 5 : 10,
       changeBudgetMs: quick ? 10_000 : 25_000,
       connects: quick ? 50 : 200,
-      iperfRounds: quick ? 1 : 3,
+      iperfRounds: quick ? 1 : 5,
       fileEdits: quick ? 1 : 2,
     },
     planRepeats: quick ? 2 : 3,
