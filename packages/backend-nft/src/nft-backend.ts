@@ -26,7 +26,7 @@ export class NftBackend implements DataplaneBackend {
   readonly description = 'nftables verdict maps: O(1) dispatch, one transaction per sync (default)';
   readonly features: ReadonlySet<Feature> = new Set(FEATURES);
   readonly usesConntrack = true;
-  private tables = { ip: new WrittenTable(), ip6: new WrittenTable() };
+  private tables = { ip: new WrittenTable('ip'), ip6: new WrittenTable('ip6') };
   private readonly transactionElements: number;
 
   constructor(
@@ -92,7 +92,7 @@ export class NftBackend implements DataplaneBackend {
   /** The start-up audit: names in kplane's tables (no elements), so a full sync knows what to replace. */
   private async readKernel(): Promise<void> {
     const [ip, ip6] = await Promise.all(FAMILIES.map((family) => this.nft.list(family, TABLE)));
-    this.tables = { ip: WrittenTable.fromKernel(ip ?? null), ip6: WrittenTable.fromKernel(ip6 ?? null) };
+    this.tables = { ip: WrittenTable.fromKernel('ip', ip ?? null), ip6: WrittenTable.fromKernel('ip6', ip6 ?? null) };
   }
 }
 

@@ -41,7 +41,8 @@ export interface Contribution {
 }
 
 const NO_AFFINITY: AffinityObjects = { sets: [], chains: [] };
-const EMPTY: Contribution = { elements: [], picks: [], affinity: NO_AFFINITY };
+/** What a port without a cluster IP of the family contributes (the same object every time). */
+export const NOTHING: Contribution = { elements: [], picks: [], affinity: NO_AFFINITY };
 
 /**
  * Verdicts that jump to a generation's shared chains, made once per generation: at 50K services
@@ -55,6 +56,15 @@ function sharedVerdict(chain: string, generation: number): string {
   let text = verdicts.texts.get(name);
   if (text === undefined) verdicts.texts.set(name, (text = `goto ${name}`));
   return text;
+}
+
+/** One copy of each pick name (`pick:tcp:2`) however many ports use it: the model keeps them for good. */
+const pickNames = new Map<string, string>();
+function intern(name: string): string {
+  const known = pickNames.get(name);
+  if (known !== undefined) return known;
+  pickNames.set(name, name);
+  return name;
 }
 
 /** The sets and chains of one kind of external frontend. */
@@ -89,7 +99,7 @@ export function contribute(state: ServicePortState, family: NftFamily, generatio
   const port = state.servicePort;
   const version = family === 'ip' ? 4 : 6;
   const clusterIPs = port.clusterIPs.filter((ip) => ipFamily(ip) === version);
-  if (clusterIPs.length === 0) return EMPTY;
+  if (clusterIPs.length === 0) return NOTHING;
   const protocol = port.protocol.toLowerCase() as TransportProtocol;
   const internal = state.internalEndpoints.filter((endpoint) => endpoint.family === version);
   const external = state.externalEndpoints.filter((endpoint) => endpoint.family === version);
@@ -110,7 +120,7 @@ export function contribute(state: ServicePortState, family: NftFamily, generatio
       return `goto ${objects.chains[0]!.name}`;
     }
     const pick = { kind, protocol, count: endpoints.length };
-    picks.add(`${kind}:${protocol}:${endpoints.length}`);
+    picks.add(intern(`${kind}:${protocol}:${endpoints.length}`));
     return sharedVerdict(pickChainBase(pick), generation);
   };
 

@@ -1,6 +1,5 @@
 import type { ProxyConfig, ProxyState } from '@kplane/core';
 import { NftTransaction, type NftFamily, type NftOperation } from '../nft/transaction.js';
-import { contribute } from './contribution.js';
 import { baseChains, generationLayout, generationName, generationOf, pickChainName, pickChainRule, TABLE, TABLE_COMMENT } from './layout.js';
 import { ElementsBySet, parsePick } from './plan-partial.js';
 import { WrittenTable } from './written-table.js';
@@ -20,11 +19,7 @@ export interface FullPlan {
 export function planFull(family: NftFamily, state: ProxyState, config: ProxyConfig, previous: WrittenTable): FullPlan {
   const generation = previous.generation + 1;
   const bySet = new ElementsBySet();
-  const next = WrittenTable.build(
-    generation,
-    mapIterable(state.values(), (port) => [port.servicePort.key, contribute(port, family, generation)]),
-    (element) => bySet.push(element.set, element),
-  );
+  const next = WrittenTable.build(family, generation, state.values(), (element) => bySet.push(element.set, element));
 
   const setup = new NftTransaction(TABLE);
   setup.add(family, { kind: 'table', comment: TABLE_COMMENT });
@@ -60,10 +55,6 @@ export function planFull(family: NftFamily, state: ProxyState, config: ProxyConf
   for (const name of previous.affinitySets.keys()) if (!next.affinitySets.has(name)) swap.delete(family, { kind: 'set', name, spec: '' });
 
   return { setup: setup.operations, elements: elements.operations, swap: swap.operations, next };
-}
-
-function* mapIterable<T, U>(items: Iterable<T>, map: (item: T) => U): Generator<U> {
-  for (const item of items) yield map(item);
 }
 
 /** Every generation object in the kernel before this sync: from the start-up listing, or from the model. */

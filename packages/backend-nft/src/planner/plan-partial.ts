@@ -1,6 +1,5 @@
 import type { ProxyState, ServicePortKey } from '@kplane/core';
 import type { NftElement, NftFamily, NftTransaction } from '../nft/transaction.js';
-import { contribute, type Contribution } from './contribution.js';
 import { generationName, pickChainName, pickChainRule, type Pick, type PickKind, type TransportProtocol } from './layout.js';
 import { TableDraft, type WrittenTable } from './written-table.js';
 
@@ -12,11 +11,7 @@ import { TableDraft, type WrittenTable } from './written-table.js';
  */
 export function planPartial(tx: NftTransaction, family: NftFamily, table: WrittenTable, changed: ReadonlySet<ServicePortKey>, state: ProxyState): TableDraft {
   const draft = new TableDraft(table);
-  for (const key of changed) {
-    const desired = state.get(key);
-    const next = desired ? contribute(desired, family, table.generation) : undefined;
-    if (!sameContribution(draft.contribution(key), next)) draft.replace(key, next);
-  }
+  for (const key of changed) draft.replace(key, state.get(key));
 
   const picks = [...draft.touchedPicks].map((pick) => ({ pick, before: table.pickRefs.get(pick) ?? 0, after: draft.pickCount(pick) }));
   const affinity = draft.affinityChanges();
@@ -63,8 +58,4 @@ export class ElementsBySet extends Map<string, NftElement[]> {
 export function parsePick(pick: string): Pick {
   const [kind, protocol, count] = pick.split(':') as [PickKind, TransportProtocol, string];
   return { kind, protocol, count: Number(count) };
-}
-
-function sameContribution(a: Contribution | undefined, b: Contribution | undefined): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -1,6 +1,7 @@
-import type { ServicePortKey } from '@kplane/core';
+import type { ServicePortKey, ServicePortState } from '@kplane/core';
 import type { TableContents } from '../nft/nft-client.js';
-import { isAffinityObject, type Contribution, type Element, type NamedChain, type NamedSet } from './contribution.js';
+import type { NftFamily } from '../nft/transaction.js';
+import { contribute, isAffinityObject, NOTHING, type Contribution, type Element, type NamedChain, type NamedSet } from './contribution.js';
 import { generationOf } from './layout.js';
 
 /**
@@ -14,11 +15,14 @@ type Owners = ServicePortKey | readonly ServicePortKey[];
 
 /**
  * kplane's model of what it has written to one family's table. Partial syncs are planned against it,
- * never against a listing of the kernel.
+ * never against a listing of the kernel. It keeps the state each port was written from (the
+ * engine's own objects, so it costs a Map entry) and the claims index; a port's elements are
+ * computed again from its state when a sync needs them, the same each time.
  */
 export class WrittenTable {
   generation = 0;
-  readonly contributions = new Map<ServicePortKey, Contribution>();
+  /** The state each port's elements were written from. */
+  readonly states = new Map<ServicePortKey, ServicePortState>();
   readonly claims = new Map<string, Owners>();
   /** Pick chains in the kernel (`kind:protocol:count`) and how many verdicts jump to each. */
   readonly pickRefs = new Map<string, number>();
@@ -28,9 +32,11 @@ export class WrittenTable {
   /** Generation objects an earlier run left in the kernel (found at start-up), for the first full sync to remove. */
   leftover: TableContents | null = null;
 
+  constructor(readonly family: NftFamily) {}
+
   /** The model of a table found in the kernel at start-up: names only, which is all a full sync needs. */
-  static fromKernel(contents: TableContents | null): WrittenTable {
-    const table = new WrittenTable();
+  static fromKernel(family: NftFamily, contents: TableContents | null): WrittenTable {
+    const table = new WrittenTable(family);
     if (!contents) return table;
     const names = [...contents.chains, ...contents.sets, ...contents.maps];
     table.generation = Math.max(0, ...names.map((name) => generationOf(name) ?? 0));
@@ -41,14 +47,17 @@ export class WrittenTable {
   }
 
   /**
-   * A model built in one go from every port's contribution (what a full sync writes). `written`
-   * receives each element the kernel will hold: those of the groups each port claims first.
+   * A model built in one go from every port's state (what a full sync writes). `written` receives
+   * each element the kernel will hold: those of the groups each port claims first.
    */
-  static build(generation: number, contributions: Iterable<[ServicePortKey, Contribution]>, written: (element: Element) => void): WrittenTable {
-    const table = new WrittenTable();
+  static build(family: NftFamily, generation: number, states: Iterable<ServicePortState>, written: (element: Element) => void): WrittenTable {
+    const table = new WrittenTable(family);
     table.generation = generation;
-    for (const [key, contribution] of contributions) {
-      table.contributions.set(key, contribution);
+    for (const state of states) {
+      const key = state.servicePort.key;
+      const contribution = contribute(state, family, generation);
+      if (contribution === NOTHING) continue;
+      table.states.set(key, state);
       let group: string | undefined;
       let first = false;
       for (const element of contribution.elements) {
@@ -68,10 +77,10 @@ export class WrittenTable {
     return table;
   }
 
-  /** The elements of a group as the kernel holds them: its first claimant's. */
-  kernelElements(group: string): readonly Element[] {
-    const owners = this.claims.get(group);
-    return owners === undefined ? [] : groupElements(this.contributions.get(firstOwner(owners)), group);
+  /** What a port with this state puts in this table (in this generation); undefined for nothing. */
+  contributionOf(state: ServicePortState | undefined): Contribution | undefined {
+    const contribution = state && contribute(state, this.family, this.generation);
+    return contribution === NOTHING ? undefined : contribution;
   }
 }
 
@@ -80,7 +89,11 @@ export class WrittenTable {
  * accepted the transaction: a refused sync leaves the model describing the kernel as it still is.
  */
 export class TableDraft {
-  private readonly contributions = new Map<ServicePortKey, Contribution | null>();
+  /** Staged states (null: the port goes), with their contributions. */
+  private readonly states = new Map<ServicePortKey, ServicePortState | null>();
+  private readonly contributions = new Map<ServicePortKey, Contribution | undefined>();
+  /** Contributions of the table's ports, computed once per draft. */
+  private readonly written = new Map<ServicePortKey, Contribution | undefined>();
   /** Staged claimants of touched groups (empty: the group goes). */
   private readonly claims = new Map<string, readonly ServicePortKey[]>();
   private readonly pickRefs = new Map<string, number>();
@@ -90,14 +103,22 @@ export class TableDraft {
 
   constructor(readonly table: WrittenTable) {}
 
+  /** What a port contributes as staged (or as written, when this draft has not touched it). */
   contribution(key: ServicePortKey): Contribution | undefined {
-    const staged = this.contributions.get(key);
-    return staged === null ? undefined : staged ?? this.table.contributions.get(key);
+    return this.contributions.has(key) ? this.contributions.get(key) : this.writtenContribution(key);
   }
 
-  /** Replaces what one service port contributes. */
-  replace(key: ServicePortKey, next: Contribution | undefined): void {
+  /** Replaces the state one service port is written from; a change that leaves its elements alone is none. */
+  replace(key: ServicePortKey, state: ServicePortState | undefined): void {
     const previous = this.contribution(key);
+    if (state === (this.states.has(key) ? this.states.get(key) : this.table.states.get(key))) return;
+    const next = this.table.contributionOf(state);
+    // Only ports that put something in this table are remembered (an IPv4-only port is no concern of ip6's).
+    this.states.set(key, next ? state! : null);
+    if (JSON.stringify(previous) === JSON.stringify(next)) {
+      this.contributions.set(key, previous);
+      return;
+    }
     for (const group of groupsOf(previous)) this.claims.set(group, this.ownersOf(group).filter((owner) => owner !== key));
     for (const group of groupsOf(next)) this.claims.set(group, [...this.ownersOf(group).filter((owner) => owner !== key), key]);
     for (const pick of previous?.picks ?? []) this.countPick(pick, -1);
@@ -106,14 +127,16 @@ export class TableDraft {
     for (const set of previous?.affinity.sets ?? []) this.affinitySets.set(set.name, null);
     for (const chain of next?.affinity.chains ?? []) this.affinityChains.set(chain.name, chain.rules);
     for (const set of next?.affinity.sets ?? []) this.affinitySets.set(set.name, set.spec);
-    this.contributions.set(key, next ?? null);
+    this.contributions.set(key, next);
   }
 
   /** Elements the kernel must lose (`delete`) and gain (`add`); a changed value is both. */
   elementChanges(): { delete: Element[]; add: Element[] } {
     const changes = { delete: [] as Element[], add: [] as Element[] };
     for (const [group, owners] of this.claims) {
-      const before = new Map(this.table.kernelElements(group).map((element) => [`${element.set} ${element.key}`, element]));
+      const writtenOwners = this.table.claims.get(group);
+      const kernel = writtenOwners === undefined ? [] : groupElements(this.writtenContribution(firstOwner(writtenOwners)), group);
+      const before = new Map(kernel.map((element) => [`${element.set} ${element.key}`, element]));
       const after = owners.length === 0 ? [] : groupElements(this.contribution(owners[0]!), group);
       for (const element of after) {
         const id = `${element.set} ${element.key}`;
@@ -156,9 +179,9 @@ export class TableDraft {
 
   commit(): void {
     const table = this.table;
-    for (const [key, contribution] of this.contributions) {
-      if (contribution) table.contributions.set(key, contribution);
-      else table.contributions.delete(key);
+    for (const [key, state] of this.states) {
+      if (state) table.states.set(key, state);
+      else table.states.delete(key);
     }
     for (const [group, owners] of this.claims) {
       if (owners.length === 0) table.claims.delete(group);
@@ -176,6 +199,11 @@ export class TableDraft {
       if (spec !== null) table.affinitySets.set(name, spec);
       else table.affinitySets.delete(name);
     }
+  }
+
+  private writtenContribution(key: ServicePortKey): Contribution | undefined {
+    if (!this.written.has(key)) this.written.set(key, this.table.contributionOf(this.table.states.get(key)));
+    return this.written.get(key);
   }
 
   private ownersOf(group: string): readonly ServicePortKey[] {

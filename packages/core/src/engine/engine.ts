@@ -35,7 +35,7 @@ export class Engine {
   private readonly runner: SyncRunner;
   private readonly conntrack: ConntrackCleaner | null;
   private readonly state: DesiredState;
-  /** What the last successful sync programmed, per port: the basis of conntrack cleanup. */
+  /** What the last successful sync programmed, per UDP port: the basis of conntrack cleanup (only UDP flows go stale). */
   private readonly programmed = new Map<ServicePortKey, ServicePortState>();
   private readonly drainChanged = new Set<ServicePortKey>();
   private readonly noLocalEndpoints = { internal: new Set<ServicePortKey>(), external: new Set<ServicePortKey>() };
@@ -147,10 +147,9 @@ export class Engine {
     for (const key of changed) {
       const current = this.state.get(key);
       const before = this.programmed.get(key);
-      if (current) this.programmed.set(key, current);
+      if (current?.servicePort.protocol === 'UDP') this.programmed.set(key, current);
       else this.programmed.delete(key);
       const servicePort = current?.servicePort ?? before?.servicePort;
-      // Only UDP flows go stale (the cleaner ignores the rest): no work for the others.
       if (servicePort?.protocol === 'UDP' && !first) stale.push({ servicePort, before: programmedEndpoints(before), after: programmedEndpoints(current) });
       this.trackLocalPolicy(key, current);
     }

@@ -7,19 +7,14 @@ import { hash } from 'node:crypto';
  */
 export function kernelId(name: string): string {
   const digest = hash('sha256', name, 'buffer');
-  let bits = 0;
-  let value = 0;
-  let out = '';
-  for (const byte of digest) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5 && out.length < 16) {
-      out += BASE32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    if (out.length === 16) break;
+  // The first 80 bits as 16 characters of 5 bits, most significant first (two 40-bit halves:
+  // beyond 2^53 a number would lose bits). Joined once, so the id is one flat string.
+  const chars: string[] = [];
+  for (const offset of [0, 5]) {
+    const bits = digest.readUIntBE(offset, 5);
+    for (let shift = 35; shift >= 0; shift -= 5) chars.push(BASE32[Math.floor(bits / 2 ** shift) % 32]!);
   }
-  return out;
+  return chars.join('');
 }
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';

@@ -32,7 +32,8 @@ interface PendingService {
 export class ChangeTracker {
   private readonly services = new Map<ServiceName, ValidService>();
   private readonly slices = new Map<string, ValidEndpointSlice>();
-  private readonly slicesByService = new Map<ServiceName, Map<string, ValidEndpointSlice>>();
+  /** A Service's slices: a plain list, since a Service has few (one, nearly always). */
+  private readonly slicesByService = new Map<ServiceName, readonly ValidEndpointSlice[]>();
   private readonly pending = new Map<ServiceName, PendingService>();
   /** Ports handed to a sync that failed: their `previous` is what the kernel may still hold. */
   private readonly requeued = new Map<ServicePortKey, SelectedServicePort | undefined>();
@@ -58,9 +59,8 @@ export class ChangeTracker {
     const previous = this.slices.get(slice.key);
     if (previous && previous.service !== slice.service) this.deleteEndpointSlice(slice.key);
     this.slices.set(slice.key, slice);
-    let slices = this.slicesByService.get(slice.service);
-    if (!slices) this.slicesByService.set(slice.service, (slices = new Map()));
-    slices.set(slice.key, slice);
+    const others = (this.slicesByService.get(slice.service) ?? []).filter((other) => other.key !== slice.key);
+    this.slicesByService.set(slice.service, [...others, slice]);
     const pending = this.markPending(slice.service);
     pending.endpointsChanged = true;
     if (slice.triggerTime !== null) pending.triggerTimes.push(slice.triggerTime);
@@ -70,9 +70,9 @@ export class ChangeTracker {
     const slice = this.slices.get(key);
     if (!slice) return;
     this.slices.delete(key);
-    const slices = this.slicesByService.get(slice.service);
-    slices?.delete(key);
-    if (slices?.size === 0) this.slicesByService.delete(slice.service);
+    const remaining = (this.slicesByService.get(slice.service) ?? []).filter((other) => other.key !== key);
+    if (remaining.length > 0) this.slicesByService.set(slice.service, remaining);
+    else this.slicesByService.delete(slice.service);
     this.markPending(slice.service).endpointsChanged = true;
   }
 
@@ -109,7 +109,7 @@ export class ChangeTracker {
     for (const [name, pending] of this.pending) {
       triggerTimes.push(...pending.triggerTimes);
       const service = this.services.get(name);
-      const built = service ? buildServicePorts(service, this.slicesByService.get(name)?.values() ?? [], this.node) : [];
+      const built = service ? buildServicePorts(service, this.slicesByService.get(name) ?? [], this.node) : [];
       const builtKeys = new Set(built.map((port) => port.servicePort.key));
       for (const key of this.portsByService.get(name) ?? []) {
         if (!builtKeys.has(key)) this.record(ports, key, undefined);

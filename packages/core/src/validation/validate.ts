@@ -117,8 +117,8 @@ function toService(object: ServiceObject): ValidService {
     });
   }
   const type: ServiceType = spec.type;
-  const externalIPs = (spec.externalIPs ?? []).map((ip, index) => address(ip, `spec.externalIPs[${index}]`));
-  const loadBalancerSourceRanges = (spec.loadBalancerSourceRanges ?? []).map((text, index) => {
+  const externalIPs = spec.externalIPs?.length ? spec.externalIPs.map((ip, index) => address(ip, `spec.externalIPs[${index}]`)) : NONE;
+  const loadBalancerSourceRanges = !spec.loadBalancerSourceRanges?.length ? NONE : spec.loadBalancerSourceRanges.map((text, index) => {
     const cidr = canonicalCIDR(text.trim());
     if (cidr === null) throw new FieldError(`spec.loadBalancerSourceRanges[${index}]`, `invalid CIDR ${JSON.stringify(text)}`);
     return cidr;
@@ -130,7 +130,7 @@ function toService(object: ServiceObject): ValidService {
   const loadBalancerIPs = type === 'LoadBalancer'
     ? (object.status?.loadBalancer?.ingress ?? []).flatMap((ingress, index) =>
       ingress.ip && ingress.ipMode !== 'Proxy' ? [address(ingress.ip, `status.loadBalancer.ingress[${index}].ip`)] : [])
-    : [];
+    : NONE;
   const ports = specPorts.map((port, index): ServicePort => {
     if (type !== 'ClusterIP' && !port.nodePort) throw new FieldError(`spec.ports[${index}].nodePort`, `required for type ${type}`);
     const portName = port.name ?? '';
@@ -158,6 +158,9 @@ function toService(object: ServiceObject): ValidService {
   });
   return { name, ports };
 }
+
+/** Shared by every Service without external IPs, source ranges or load-balancer IPs (most of them). */
+const NONE: readonly string[] = Object.freeze([]);
 
 /** An IP address in canonical form, or a rejection naming the field. */
 function address(text: string, field: string): string {
