@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import {
   FEATURES, TOKENS, backendNumberOption, conntrackConnections, ensureForwardAccept, inject, injectable, removeForwardAccept,
   type DataplaneBackend, type Endpoint, type Executor, type Feature, type Logger, type ProxyConfig, type SyncRequest,
@@ -14,6 +15,12 @@ export const NFT_CLIENT = Symbol.for('kplane.nft.NftClient');
 
 /** Elements per transaction in a full sync: big enough to be fast, small enough to keep each commit short. */
 const DEFAULT_TRANSACTION_ELEMENTS = 50_000;
+/**
+ * Element transactions of a split full sync run side by side: `nft` spends most of its time parsing
+ * and evaluating in userspace, one core each (measured: 140K elements, 0.94 s one after the other,
+ * 0.54 s two at a time on 2 cores). They fill maps nothing uses until the swap, so order is free.
+ */
+const DEFAULT_PARALLEL_TRANSACTIONS = Math.min(4, availableParallelism());
 
 /**
  * The nftables backend: plans against its model of what it wrote (never a listing on the sync
@@ -28,6 +35,7 @@ export class NftBackend implements DataplaneBackend {
   readonly usesConntrack = true;
   private tables = { ip: new WrittenTable('ip'), ip6: new WrittenTable('ip6') };
   private readonly transactionElements: number;
+  private readonly parallelTransactions: number;
 
   constructor(
     @inject(NFT_CLIENT) private readonly nft: NftClient,
@@ -36,6 +44,7 @@ export class NftBackend implements DataplaneBackend {
     @inject(TOKENS.Logger) private readonly logger: Logger,
   ) {
     this.transactionElements = backendNumberOption(config, 'transaction-elements', 1000, 10_000_000, DEFAULT_TRANSACTION_ELEMENTS);
+    this.parallelTransactions = backendNumberOption(config, 'parallel-transactions', 1, 64, DEFAULT_PARALLEL_TRANSACTIONS);
   }
 
   async init(): Promise<void> {
@@ -71,14 +80,19 @@ export class NftBackend implements DataplaneBackend {
 
   private async fullSync({ state }: SyncRequest): Promise<void> {
     const plans = FAMILIES.map((family) => planFull(family, state, this.config, this.tables[family]));
-    const transactions = chunk(
-      plans.flatMap((plan) => plan.setup),
-      plans.flatMap((plan) => plan.elements),
-      plans.flatMap((plan) => plan.swap),
-      this.transactionElements,
-    );
+    const setup = plans.flatMap((plan) => plan.setup);
+    const elements = plans.flatMap((plan) => plan.elements);
+    const swap = plans.flatMap((plan) => plan.swap);
+    const total = elements.reduce((sum, { object }) => sum + (object.kind === 'elements' ? object.elements.length : 0), 0);
     try {
-      for (const tx of transactions) await this.nft.run(tx);
+      if (total <= this.transactionElements) {
+        await this.nft.run(transaction([...setup, ...elements, ...swap]));
+      } else {
+        await this.nft.run(transaction(setup));
+        const pieces = Math.max(Math.ceil(total / this.transactionElements), this.parallelTransactions);
+        await runAtMost(this.parallelTransactions, split(elements, Math.ceil(total / pieces)), (tx) => this.nft.run(tx));
+        await this.nft.run(transaction(swap));
+      }
     } catch (error) {
       // A split sync may have left part of the new generation behind: learn the kernel's names again,
       // so that the next full sync (the engine retries with one) removes them.
@@ -86,7 +100,7 @@ export class NftBackend implements DataplaneBackend {
       throw error;
     }
     this.tables = { ip: plans[0]!.next, ip6: plans[1]!.next };
-    this.logger.debug({ generation: this.tables.ip.generation, transactions: transactions.length, services: state.size }, 'nft full sync');
+    this.logger.debug({ generation: this.tables.ip.generation, services: state.size, elements: total }, 'nft full sync');
   }
 
   /** The start-up audit: names in kplane's tables (no elements), so a full sync knows what to replace. */
@@ -96,17 +110,22 @@ export class NftBackend implements DataplaneBackend {
   }
 }
 
-/** Transactions of at most `limit` elements each: the setup goes first, the swap last. */
-function chunk(setup: readonly NftOperation[], elements: readonly NftOperation[], swap: readonly NftOperation[], limit: number): NftTransaction[] {
-  const transactions = [new NftTransaction(TABLE)];
-  transactions[0]!.operations.push(...setup);
+function transaction(operations: readonly NftOperation[]): NftTransaction {
+  const tx = new NftTransaction(TABLE);
+  tx.operations.push(...operations);
+  return tx;
+}
+
+/** Element operations cut into transactions of at most `limit` elements each. */
+function split(elements: readonly NftOperation[], limit: number): NftTransaction[] {
+  const transactions = [transaction([])];
   let room = limit;
   for (const operation of elements) {
-    if (operation.object.kind !== 'elements') throw new Error('only elements are chunked');
+    if (operation.object.kind !== 'elements') throw new Error('only elements are split');
     const { set, elements: list } = operation.object;
     for (let start = 0; start < list.length;) {
       if (room === 0) {
-        transactions.push(new NftTransaction(TABLE));
+        transactions.push(transaction([]));
         room = limit;
       }
       const piece = list.slice(start, start + room);
@@ -115,6 +134,16 @@ function chunk(setup: readonly NftOperation[], elements: readonly NftOperation[]
       room -= piece.length;
     }
   }
-  transactions.at(-1)!.operations.push(...swap);
   return transactions;
+}
+
+/** Runs every transaction, at most `limit` at a time; waits for all of them before reporting the first failure. */
+async function runAtMost(limit: number, transactions: readonly NftTransaction[], run: (tx: NftTransaction) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < transactions.length) await run(transactions[next++]!);
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.min(limit, transactions.length) }, worker));
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
 }

@@ -151,15 +151,19 @@ describe('nft planner: full syncs', () => {
     expect(nft.dump()).not.toMatch(/-g1\b/);
   });
 
-  it('splits a big full sync into bounded transactions, each accepted on its own', async () => {
-    const { nft, sync } = fakeProxy({ ...(await import('./support.js')).CONFIG, backendOptions: new Map([['transaction-elements', '1000']]) });
+  it('splits a big full sync: the setup, element transactions side by side, then the swap', async () => {
+    const options = new Map([['transaction-elements', '1000'], ['parallel-transactions', '3']]);
+    const { nft, sync } = fakeProxy({ ...(await import('./support.js')).CONFIG, backendOptions: options });
     const events = Array.from({ length: 400 }, (_, i) => [svc(`s${i}`, { clusterIPs: [`10.96.${i >> 8}.${i & 255}`] }), eps(`s${i}`, [`10.244.${i >> 8}.${i & 255}`])]).flat();
     await sync(events);
-    expect(nft.transactions.length).toBe(2);
-    expect(nft.transactions[0]!.render()).toContain('add map ip kplane endpoints-tcp-g1');
-    expect(nft.transactions[1]!.render()).toContain('add rule ip kplane nat-prerouting jump services-g1');
+    const texts = nft.transactions.map((tx) => tx.render());
+    expect(texts[0]).toContain('add map ip kplane endpoints-tcp-g1');
+    expect(texts[0]).not.toContain('add element');
+    expect(texts.at(-1)).toContain('add rule ip kplane nat-prerouting jump services-g1');
+    expect(texts.at(-1)).not.toContain('add element');
     const elementCount = (tx: (typeof nft.transactions)[number]): number => tx.operations.reduce((sum, { object }) => sum + (object.kind === 'elements' ? object.elements.length : 0), 0);
-    expect(nft.transactions.map(elementCount)).toEqual([1000, 1000]);
+    // 2,000 elements: at least 3 pieces (one per parallel transaction), of at most 1,000 each.
+    expect(nft.transactions.map(elementCount)).toEqual([0, 667, 667, 666, 0]);
     expect(nft.elements('ip', 'kplane', 'service-ips-g1').size).toBe(400);
   });
 });
