@@ -7,14 +7,19 @@ import { hash } from 'node:crypto';
  */
 export function kernelId(name: string): string {
   const digest = hash('sha256', name, 'buffer');
-  // The first 80 bits as 16 characters of 5 bits, most significant first (two 40-bit halves:
-  // beyond 2^53 a number would lose bits). Joined once, so the id is one flat string.
-  const chars: string[] = [];
-  for (const offset of [0, 5]) {
-    const bits = digest.readUIntBE(offset, 5);
-    for (let shift = 35; shift >= 0; shift -= 5) chars.push(BASE32[Math.floor(bits / 2 ** shift) % 32]!);
+  // The first 80 bits (10 bytes) as 16 characters of 5 bits, most significant first.
+  let id = '';
+  let bits = 0;
+  let pending = 0;
+  for (let index = 0; index < 10; index++) {
+    pending = ((pending << 8) | digest[index]!) & 0xfff;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      id += BASE32[(pending >>> bits) & 31];
+    }
   }
-  return chars.join('');
+  return id;
 }
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';

@@ -59,8 +59,8 @@ export class ChangeTracker {
     const previous = this.slices.get(slice.key);
     if (previous && previous.service !== slice.service) this.deleteEndpointSlice(slice.key);
     this.slices.set(slice.key, slice);
-    const others = (this.slicesByService.get(slice.service) ?? []).filter((other) => other.key !== slice.key);
-    this.slicesByService.set(slice.service, [...others, slice]);
+    const others = this.slicesByService.get(slice.service);
+    this.slicesByService.set(slice.service, others ? [...others.filter((other) => other.key !== slice.key), slice] : [slice]);
     const pending = this.markPending(slice.service);
     pending.endpointsChanged = true;
     if (slice.triggerTime !== null) pending.triggerTimes.push(slice.triggerTime);
@@ -110,12 +110,13 @@ export class ChangeTracker {
       triggerTimes.push(...pending.triggerTimes);
       const service = this.services.get(name);
       const built = service ? buildServicePorts(service, this.slicesByService.get(name) ?? [], this.node) : [];
-      const builtKeys = new Set(built.map((port) => port.servicePort.key));
+      // A Service has few ports: plain lists beat sets here.
+      const builtKeys = built.map((port) => port.servicePort.key);
       for (const key of this.portsByService.get(name) ?? []) {
-        if (!builtKeys.has(key)) this.record(ports, key, undefined);
+        if (!builtKeys.includes(key)) this.record(ports, key, undefined);
       }
       for (const port of built) this.record(ports, port.servicePort.key, port);
-      if (built.length > 0) this.portsByService.set(name, [...builtKeys]);
+      if (built.length > 0) this.portsByService.set(name, builtKeys);
       else this.portsByService.delete(name);
     }
     this.pending.clear();

@@ -12,10 +12,9 @@ export type SelectedServicePort = ServicePortState;
 const NO_DRAINS: readonly Endpoint[] = Object.freeze([]);
 
 /** Builds the selected state of every port of one Service from the Service and its EndpointSlices. */
-export function buildServicePorts(service: ValidService, slices: Iterable<ValidEndpointSlice>, node: NodeLocation): SelectedServicePort[] {
-  const sliceList = [...slices];
+export function buildServicePorts(service: ValidService, slices: readonly ValidEndpointSlice[], node: NodeLocation): SelectedServicePort[] {
   return service.ports.map((servicePort) => {
-    const endpoints = mergeEndpoints(servicePort, sliceList);
+    const endpoints = mergeEndpoints(servicePort, slices);
     const { internalEndpoints, externalEndpoints } = selectEndpoints(servicePort, endpoints, node);
     return { servicePort, endpoints, internalEndpoints, externalEndpoints, draining: NO_DRAINS };
   });
