@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
-import { parseManifests, type ManifestObject } from './manifests.js';
+import { ManifestReader, type ManifestObject } from './manifests.js';
 import type { Source, SourceEvent, SourceHandler } from './source.js';
 
 const SETTLE_MS = 50;
@@ -13,6 +13,7 @@ const SETTLE_MS = 50;
  */
 export class FileSource implements Source {
   private objects = new Map<string, ManifestObject>();
+  private readonly reader = new ManifestReader();
   private watcher: FSWatcher | null = null;
   private handler: SourceHandler = () => {};
   private reading: Promise<void> = Promise.resolve();
@@ -24,7 +25,7 @@ export class FileSource implements Source {
     this.handler = handler;
     const text = await readFile(this.path, 'utf8');
     // The first read must succeed: there is no last good state to keep yet.
-    this.objects = parseManifests(text);
+    this.objects = this.reader.read(text);
     handler([...this.objects.values()].map((entry): SourceEvent => ({ action: 'upsert', kind: entry.kind, object: entry.object })));
     // chokidar follows the path across rename-replace (how editors and `kubectl ... > file` tools save).
     this.watcher = watch(this.path, { ignoreInitial: true, atomic: true });
@@ -56,7 +57,7 @@ export class FileSource implements Source {
   private async reload(): Promise<void> {
     let next: Map<string, ManifestObject>;
     try {
-      next = parseManifests(await readFile(this.path, 'utf8'));
+      next = this.reader.read(await readFile(this.path, 'utf8'));
     } catch (error) {
       this.logger.error({ file: this.path, err: error }, 'cannot read manifests; keeping the last good state');
       return;

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { ManifestReader, parseManifests } from '../src/source/manifests.js';
+import { endpointSliceObject, serviceObject } from '../src/testing/index.js';
+
+const services = Array.from({ length: 5 }, (_, i) => serviceObject(`s${i}`, { clusterIPs: [`10.96.0.${i + 1}`], ports: [{ port: 80 }] }));
+const slice = endpointSliceObject('s0', { ports: [{ port: 8080 }], endpoints: [{ ip: '10.1.0.1' }] });
+const movedSlice = endpointSliceObject('s0', { ports: [{ port: 8080 }], endpoints: [{ ip: '10.1.0.2' }] });
+
+const yamlText = (...objects: object[]): string => objects.map((object) => stringify(object)).join('---\n');
+const jsonText = (...objects: object[]): string => `${objects.map((object) => JSON.stringify(object)).join('\n---\n')}\n`;
+
+describe('ManifestReader', () => {
+  it('parses again only the documents an edit touched', () => {
+    const reader = new ManifestReader();
+    const before = reader.read(yamlText(...services, slice));
+    const after = reader.read(yamlText(...services, movedSlice));
+    for (const service of services) {
+      const key = `Service:default/${service.metadata.name}`;
+      expect(after.get(key)).toBe(before.get(key));
+    }
+    expect(after.get('EndpointSlice:default/s0-ipv4')).not.toBe(before.get('EndpointSlice:default/s0-ipv4'));
+    expect(after.get('EndpointSlice:default/s0-ipv4')!.object).toEqual(movedSlice);
+    expect([...after.keys()]).toEqual([...parseManifests(yamlText(...services, movedSlice)).keys()]);
+  });
+
+  it('reads JSON documents as the YAML they also are, and flow YAML that is not JSON', () => {
+    const fromJson = parseManifests(jsonText(services[0]!, slice));
+    const fromYaml = parseManifests(yamlText(services[0]!, slice));
+    expect([...fromJson.values()].map((entry) => entry.object)).toEqual([...fromYaml.values()].map((entry) => entry.object));
+    expect([...fromJson.values()].map((entry) => entry.fingerprint)).toEqual([...fromYaml.values()].map((entry) => entry.fingerprint));
+    const flow = parseManifests('{kind: Service, apiVersion: v1, metadata: {name: flow}, spec: {clusterIP: 10.96.0.9}}\n');
+    expect(flow.get('Service:default/flow')!.object).toMatchObject({ spec: { clusterIP: '10.96.0.9' } });
+  });
+
+  it('keeps a text with directives in one piece', () => {
+    const text = `%YAML 1.2\n---\n${stringify(services[0])}---\n${stringify(services[1])}`;
+    expect([...parseManifests(text).keys()]).toEqual(['Service:default/s0', 'Service:default/s1']);
+  });
+
+  it('throws on a broken edit and keeps reusing the last good documents', () => {
+    const reader = new ManifestReader();
+    const good = reader.read(yamlText(...services));
+    expect(() => reader.read(`${yamlText(...services)}---\nkind: [unclosed\n`)).toThrow();
+    expect(reader.read(yamlText(...services)).get('Service:default/s1')).toBe(good.get('Service:default/s1'));
+  });
+});
