@@ -3,7 +3,8 @@ import { stringify } from 'yaml';
 import { ManifestReader, parseManifests } from '../src/source/manifests.js';
 import { endpointSliceObject, serviceObject } from '../src/testing/index.js';
 
-const services = Array.from({ length: 5 }, (_, i) => serviceObject(`s${i}`, { clusterIPs: [`10.96.0.${i + 1}`], ports: [{ port: 80 }] }));
+const names = ['s0', 's1', 's2', 's3', 's4'];
+const services = names.map((name, i) => serviceObject(name, { clusterIPs: [`10.96.0.${i + 1}`], ports: [{ port: 80 }] }));
 const slice = endpointSliceObject('s0', { ports: [{ port: 8080 }], endpoints: [{ ip: '10.1.0.1' }] });
 const movedSlice = endpointSliceObject('s0', { ports: [{ port: 8080 }], endpoints: [{ ip: '10.1.0.2' }] });
 
@@ -15,10 +16,7 @@ describe('ManifestReader', () => {
     const reader = new ManifestReader();
     const before = reader.read(yamlText(...services, slice));
     const after = reader.read(yamlText(...services, movedSlice));
-    for (const service of services) {
-      const key = `Service:default/${service.metadata.name}`;
-      expect(after.get(key)).toBe(before.get(key));
-    }
+    for (const name of names) expect(after.get(`Service:default/${name}`)).toBe(before.get(`Service:default/${name}`));
     expect(after.get('EndpointSlice:default/s0-ipv4')).not.toBe(before.get('EndpointSlice:default/s0-ipv4'));
     expect(after.get('EndpointSlice:default/s0-ipv4')!.object).toEqual(movedSlice);
     expect([...after.keys()]).toEqual([...parseManifests(yamlText(...services, movedSlice)).keys()]);
