@@ -87,7 +87,7 @@ export function renderMarkdown(results: BenchResults, charts: readonly ChartLink
     'tool calls, summed (calls that overlap count twice). **agent RSS**: the agent process (kplane\'s engine and backend with an in-process source fed in pages of 500 services), idle',
     'after start-up, after the changes and a full GC (steady state), and its peak. **file edit → live**: the',
     'real `kplane run --source file:` agent, from the rename of the edited manifest file to a probe reaching the new endpoint (measured for',
-    'every backend at the smallest N and for nft at every N: the re-read of the whole file dominates and does not depend on the backend).',
+    'every backend at the smallest N and for nft at every N: reading the edited file grows with it, whatever the backend).',
     'The first and last service (by address: the first and last rule of the flat chain), and the changed ones, have real pods as endpoints;',
     'the others point at unique fake pod addresses (their rules exist all the same).',
     '',
