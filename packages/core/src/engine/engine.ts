@@ -14,6 +14,7 @@ import type { ValidNode } from '../validation/validate.js';
 import type { Clock, Timer } from './clock.js';
 import { ConntrackCleaner } from './conntrack-cleaner.js';
 import { DrainScheduler } from './drain-scheduler.js';
+import { HealthCheckPorts, type HealthCheckPort } from './health-check-ports.js';
 import { DesiredState } from './proxy-state.js';
 import { SyncRunner } from './sync-runner.js';
 
@@ -39,8 +40,7 @@ export class Engine {
   private readonly programmed = new Map<ServicePortKey, ServicePortState>();
   private readonly drainChanged = new Set<ServicePortKey>();
   private readonly noLocalEndpoints = { internal: new Set<ServicePortKey>(), external: new Set<ServicePortKey>() };
-  /** healthCheckNodePort → Service and its ready local endpoints, for the service health server. */
-  readonly healthCheckPorts = new Map<number, { service: string; localEndpoints: number }>();
+  private readonly healthChecks: HealthCheckPorts;
   private readonly syncListeners: (() => Promise<void>)[] = [];
   private readonly rejectionListeners: ((rejection: Rejection) => void)[] = [];
   private needFull = true;
@@ -58,6 +58,7 @@ export class Engine {
     @inject(TOKENS.Logger) private readonly logger: Logger,
   ) {
     this.tracker = new ChangeTracker({ name: config.nodeName, zone: null });
+    this.healthChecks = new HealthCheckPorts(config.nodeName);
     this.health = new HealthState(clock, config.healthzTimeoutMs);
     this.intake = new ObjectIntake(this.tracker, backend.features, backend.name, metrics, logger, (name, node) => this.onNode(name, node),
       (rejection) => this.rejectionListeners.forEach((listener) => listener(rejection)));
@@ -101,6 +102,11 @@ export class Engine {
     this.runner.stop();
     this.drainTimer?.cancel();
     await this.runner.idle();
+  }
+
+  /** healthCheckNodePort → Service and its ready local endpoints, for the service health server. */
+  get healthCheckPorts(): ReadonlyMap<number, HealthCheckPort> {
+    return this.healthChecks.byPort;
   }
 
   /** Runs `listener` after every successful sync (the CLI keeps the healthCheckNodePort servers current with it). */
@@ -151,7 +157,8 @@ export class Engine {
       else this.programmed.delete(key);
       const servicePort = current?.servicePort ?? before?.servicePort;
       if (servicePort?.protocol === 'UDP' && !first) stale.push({ servicePort, before: programmedEndpoints(before), after: programmedEndpoints(current) });
-      this.trackLocalPolicy(key, current);
+      this.trackNoLocalEndpoints(key, current);
+      this.healthChecks.update(key, current);
     }
     if (this.conntrack) {
       await this.conntrack.clean(stale).catch((error: unknown) => this.logger.warn({ err: error }, 'conntrack cleanup failed'));
@@ -169,16 +176,11 @@ export class Engine {
     this.scheduleDrainCheck();
   }
 
-  /** Keeps the no-local-endpoints gauges and the healthCheckNodePort table current, per changed port. */
-  private trackLocalPolicy(key: ServicePortKey, current: ServicePortState | undefined): void {
+  /** Keeps the no-local-endpoints gauges current, per changed port. */
+  private trackNoLocalEndpoints(key: ServicePortKey, current: ServicePortState | undefined): void {
     const port = current?.servicePort;
-    const local = current?.externalEndpoints.filter((endpoint) => endpoint.nodeName === this.config.nodeName && endpoint.ready).length ?? 0;
     toggle(this.noLocalEndpoints.internal, key, !!port?.internalTrafficLocal && current!.internalEndpoints.length === 0);
     toggle(this.noLocalEndpoints.external, key, !!port?.externalTrafficLocal && port.type !== 'ClusterIP' && current!.externalEndpoints.length === 0);
-    for (const [healthPort, entry] of this.healthCheckPorts) {
-      if (entry.service === (port?.service ?? key.split(':')[0]) && healthPort !== port?.healthCheckNodePort) this.healthCheckPorts.delete(healthPort);
-    }
-    if (port?.healthCheckNodePort) this.healthCheckPorts.set(port.healthCheckNodePort, { service: port.service, localEndpoints: local });
   }
 
   private scheduleDrainCheck(): void {
