@@ -50,7 +50,15 @@ export function planPort(state: ServicePortState, settings: FamilySettings): Por
   const external = state.externalEndpoints.filter((endpoint) => endpoint.family === settings.family);
   const unusable = state.endpoints.some((endpoint) => endpoint.family === settings.family && endpoint.serving) ? CHAIN.drop : CHAIN.reject;
   const protocol = port.protocol.toLowerCase();
-  const pick = (endpoints: readonly Endpoint[]): string[] => pickRules(port, endpoints, unusable);
+  // Each endpoint's chain name is a hash: computed once per port, used by its chain and the picks.
+  const endpointChains = new Map<string, string>();
+  const chainOf = (endpoint: Endpoint): string => {
+    const address = endpointAddress(endpoint);
+    let chain = endpointChains.get(address);
+    if (chain === undefined) endpointChains.set(address, (chain = endpointChain(port, endpoint)));
+    return chain;
+  };
+  const pick = (endpoints: readonly Endpoint[]): string[] => pickRules(port, endpoints.map(chainOf), unusable);
   // Marked in place, not through a chain: nf_tables nests at most 15 chains, the tree needs them.
   const markMasquerade = `-j MARK --or-mark ${settings.masqueradeMark}`;
 
@@ -59,7 +67,7 @@ export function planPort(state: ServicePortState, settings: FamilySettings): Por
   const chains = new Map<string, Rules>();
   const affinity = port.affinityTimeoutSeconds !== null;
   for (const endpoint of uniqueEndpoints([...internal, ...(reachedFromOutside ? external : [])])) {
-    const chain = endpointChain(port, endpoint);
+    const chain = chainOf(endpoint);
     chains.set(chain, [
       // Hairpin: an endpoint reaching itself through the service must see a reply from the service.
       `-s ${hostText(endpoint.ip)} ${markMasquerade}`,
@@ -107,10 +115,9 @@ export function planPort(state: ServicePortState, settings: FamilySettings): Por
   return { chains, addresses, nodePorts };
 }
 
-/** Random choice (the n-th of k remaining rules takes 1/k), after affinity checks; or the unusable verdict. */
-function pickRules(port: ServicePort, endpoints: readonly Endpoint[], unusable: string): string[] {
-  if (endpoints.length === 0) return [`-j ${unusable}`];
-  const chains = endpoints.map((endpoint) => endpointChain(port, endpoint));
+/** Random choice among endpoint chains (the n-th of k remaining rules takes 1/k), after affinity checks; or the unusable verdict. */
+function pickRules(port: ServicePort, chains: readonly string[], unusable: string): string[] {
+  if (chains.length === 0) return [`-j ${unusable}`];
   const affinity = port.affinityTimeoutSeconds === null
     ? []
     : chains.map((chain) => `-m recent --name ${chain} --rcheck --seconds ${port.affinityTimeoutSeconds} --reap -j ${chain}`);
