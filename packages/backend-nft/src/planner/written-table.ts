@@ -38,8 +38,10 @@ export class WrittenTable {
   static fromKernel(family: NftFamily, contents: TableContents | null): WrittenTable {
     const table = new WrittenTable(family);
     if (!contents) return table;
-    const names = [...contents.chains, ...contents.sets, ...contents.maps];
-    table.generation = Math.max(0, ...names.map((name) => generationOf(name) ?? 0));
+    // A loop, not Math.max(...names): tens of thousands of affinity objects would overflow the call stack.
+    for (const names of [contents.chains, contents.sets, contents.maps]) {
+      for (const name of names) table.generation = Math.max(table.generation, generationOf(name) ?? 0);
+    }
     table.leftover = contents;
     for (const name of contents.chains) if (isAffinityObject(name)) table.affinityChains.set(name, []);
     for (const name of contents.sets) if (isAffinityObject(name)) table.affinitySets.set(name, '');
