@@ -56,11 +56,13 @@ export class FamilyTables {
     }
     const plans = [...this.ports.values()];
     const owned = new Map(TABLES.map((table) => [table, new Set([...(audit.chains.get(table) ?? []), ...this.written.get(table)!.keys()])]));
-    let treeChains = this.buildTrees(plans, () => 1);
-    const lines = [...plans.flatMap((plan) => [...plan.chains.values()]), ...treeChains.map(([, rules]) => rules)].reduce((sum, rules) => sum + 1 + rules.length, 0);
-    if (lines > lineBudget) {
-      treeChains = this.buildTrees(plans, (root) => 1 + Math.max(0, ...[...owned.get('nat')!].map((chain) => treeNumber(root, chain))));
-    }
+    // A split sync writes the trees under fresh names. Every destination is a rule of a tree leaf, so
+    // the ports' chains and one line per destination already tell most split syncs: their trees are
+    // built once; near the budget, the trees are built and counted first.
+    const fresh = (root: string): number => nextTreeNumber(root, owned.get('nat')!);
+    const portLines = plans.reduce((sum, plan) => sum + plan.addresses.length + plan.nodePorts.length + lineCount(plan.chains.values()), 0);
+    let treeChains = this.buildTrees(plans, portLines > lineBudget ? fresh : () => 1);
+    if (portLines <= lineBudget && portLines + lineCount(treeChains.map(([, rules]) => rules)) > lineBudget) treeChains = this.buildTrees(plans, fresh);
 
     const packer = new RestorePacker(lineBudget);
     const base = baseChains(this.settings);
@@ -165,10 +167,22 @@ function treeChains<T extends TreeItem>(tree: PrefixTree<T>, rules: (node: TreeN
   };
 }
 
-/** The number of a tree chain (`KPLANE-IPS-17` → 17), or 0 for any other chain. */
-function treeNumber(root: string, chain: string): number {
-  const match = new RegExp(`^${root}-(\\d+)$`).exec(chain);
-  return match ? Number(match[1]) : 0;
+/** Lines of a restore that writes these chains: a declaration each, and their rules. */
+function lineCount(chains: Iterable<Rules>): number {
+  let lines = 0;
+  for (const rules of chains) lines += 1 + rules.length;
+  return lines;
+}
+
+/** The number after every `<root>-<n>` chain among `chains` (1 when there is none). */
+function nextTreeNumber(root: string, chains: Iterable<string>): number {
+  const prefix = `${root}-`;
+  let highest = 0;
+  for (const chain of chains) {
+    const suffix = chain.startsWith(prefix) ? chain.slice(prefix.length) : '';
+    if (/^\d+$/.test(suffix)) highest = Math.max(highest, Number(suffix));
+  }
+  return highest + 1;
 }
 
 /** Moves a port's destinations in a tree from `before` to `after`, touching only those that differ. */
