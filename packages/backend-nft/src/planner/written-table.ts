@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { ServicePortKey, ServicePortState } from '@kplane/core';
 import type { TableContents } from '../nft/nft-client.js';
 import type { NftFamily } from '../nft/transaction.js';
@@ -117,7 +118,7 @@ export class TableDraft {
     const next = this.table.contributionOf(state);
     // Only ports that put something in this table are remembered (an IPv4-only port is no concern of ip6's).
     this.states.set(key, next ? state! : null);
-    if (JSON.stringify(previous) === JSON.stringify(next)) {
+    if (isDeepStrictEqual(previous, next)) {
       this.contributions.set(key, previous);
       return;
     }

@@ -21,7 +21,6 @@ import { SyncRunner } from './sync-runner.js';
 const DRAIN_CHECK_MS = 1000;
 const MAX_RETRY_MS = 5 * 60_000;
 
-
 /**
  * The sync loop: source events go through the intake into the tracker; the runner calls `sync()`
  * at a bounded frequency; each sync hands the backend only what changed (or everything, for a full

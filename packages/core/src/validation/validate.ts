@@ -96,12 +96,12 @@ export function objectRef(raw: unknown): string {
 function toService(object: ServiceObject): ValidService {
   const { spec } = object;
   const name = `${object.metadata.namespace}/${object.metadata.name}`;
-  const declared = spec.clusterIPs && spec.clusterIPs.length > 0 ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : [];
+  const listed = spec.clusterIPs?.length ? spec.clusterIPs : null;
+  const declared = listed ?? (spec.clusterIP ? [spec.clusterIP] : []);
   if (spec.type === 'ExternalName' || declared.includes('None')) return { name, ports: [] };
   if (declared.length === 0) throw new FieldError('spec.clusterIP', 'required (or "None" for a headless Service)');
-  const field = spec.clusterIPs && spec.clusterIPs.length > 0 ? 'spec.clusterIPs' : 'spec.clusterIP';
-  const clusterIPs = declared.map((ip, index) => address(ip, field === 'spec.clusterIP' ? field : `${field}[${index}]`));
-  if (spec.clusterIP && spec.clusterIPs && spec.clusterIPs.length > 0 && spec.clusterIP !== spec.clusterIPs[0]) {
+  const clusterIPs = declared.map((ip, index) => address(ip, listed ? `spec.clusterIPs[${index}]` : 'spec.clusterIP'));
+  if (spec.clusterIP && listed && spec.clusterIP !== listed[0]) {
     throw new FieldError('spec.clusterIPs[0]', `must equal spec.clusterIP (${spec.clusterIP})`);
   }
   if (clusterIPs.length > 2 || new Set(clusterIPs.map((ip) => ipFamily(ip))).size !== clusterIPs.length) {
