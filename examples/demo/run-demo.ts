@@ -7,7 +7,7 @@
  * Everything it makes is removed on exit or Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
     let agentLog = '';
     agent.stderr!.on('data', (chunk: Buffer) => {
       agentLog += chunk.toString();
-      writeFileSync(log, agentLog);
+      appendFileSync(log, chunk);
     });
     const started = Date.now();
     await waitFor('kplane to sync', async () => {
