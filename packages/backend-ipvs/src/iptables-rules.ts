@@ -1,4 +1,4 @@
-import { ipFamily, type IPFamily, type ProxyConfig } from '@kplane/core';
+import { endpointAddress, hostCIDR, ipFamily, type IPFamily, type ProxyConfig } from '@kplane/core';
 import { CHAINS, JUMP_COMMENT } from './names.js';
 import { setName, type SetKind } from './sets.js';
 
@@ -109,9 +109,8 @@ export function localChain(family: IPFamily, rules: readonly string[]): Chain {
 export function localShortcuts(cidrs: readonly string[], protocol: string, frontend: string, port: number, clusterIP: string, clusterPort: number): string[] {
   const family = ipFamily(frontend);
   const proto = protocol.toLowerCase();
-  const target = family === 4 ? `${clusterIP}:${clusterPort}` : `[${clusterIP}]:${clusterPort}`;
   return cidrs.filter((cidr) => ipFamily(cidr) === family)
-    .map((cidr) => `-A ${CHAINS.local} -s ${cidr} -d ${frontend}/${family === 4 ? 32 : 128} -p ${proto} -m ${proto} --dport ${port} -j DNAT --to-destination ${target}`);
+    .map((cidr) => `-A ${CHAINS.local} -s ${cidr} -d ${hostCIDR(frontend)} -p ${proto} -m ${proto} --dport ${port} -j DNAT --to-destination ${endpointAddress({ ip: clusterIP, port: clusterPort })}`);
 }
 
 /** `iptables-restore --noflush` input: declaring a chain flushes it, then its rules; missing jumps inserted first in their chain. */

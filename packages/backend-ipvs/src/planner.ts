@@ -1,4 +1,4 @@
-import { ipFamily, type IPFamily } from '@kplane/core';
+import { hostCIDR, ipFamily, type IPFamily } from '@kplane/core';
 import type { DesiredIndex } from './desired-index.js';
 import { chainKey, iptablesRestore, type Chain, type Jump } from './iptables-rules.js';
 import type { KernelState } from './kernel-state.js';
@@ -174,13 +174,9 @@ function ipBatch(kernel: KernelState, vips: { add: string[]; remove: string[] },
   const lines: string[] = [];
   if (full && !kernel.dummy) lines.push(`link add ${DUMMY_INTERFACE} type dummy\n`);
   if (full) lines.push(`link set ${DUMMY_INTERFACE} up\n`);
-  for (const vip of vips.add) lines.push(`address add ${hostPrefix(vip)} dev ${DUMMY_INTERFACE}${ipFamily(vip) === 6 ? ' nodad' : ''}\n`);
-  for (const vip of vips.remove) lines.push(`address del ${hostPrefix(vip)} dev ${DUMMY_INTERFACE}\n`);
+  for (const vip of vips.add) lines.push(`address add ${hostCIDR(vip)} dev ${DUMMY_INTERFACE}${ipFamily(vip) === 6 ? ' nodad' : ''}\n`);
+  for (const vip of vips.remove) lines.push(`address del ${hostCIDR(vip)} dev ${DUMMY_INTERFACE}\n`);
   return lines.join('');
-}
-
-function hostPrefix(ip: string): string {
-  return `${ip}/${ipFamily(ip) === 4 ? 32 : 128}`;
 }
 
 function compare(a: string, b: string): number {

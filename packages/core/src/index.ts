@@ -6,7 +6,7 @@ import 'reflect-metadata';
 export type { Endpoint, IPFamily, Protocol, ServiceName, ServicePort, ServicePortKey, ServicePortState, ServiceType } from './model/service-port.js';
 export { endpointAddress } from './model/service-port.js';
 export { kernelId } from './model/kernel-id.js';
-export { canonicalCIDR, canonicalIP, cidrContains, ipFamily } from './model/ip.js';
+export { canonicalCIDR, canonicalIP, cidrContains, hostCIDR, ipFamily } from './model/ip.js';
 
 // Validation at the boundary.
 export { InvalidObjectError, type Validated } from './validation/invalid-object-error.js';

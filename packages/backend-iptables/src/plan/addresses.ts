@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js';
-import { ipFamily, type IPFamily } from '@kplane/core';
+import type { IPFamily } from '@kplane/core';
 import type { Prefix } from '../tree/bits.js';
 
 export function addressWidth(family: IPFamily): number {
@@ -18,15 +18,3 @@ export function prefixText(prefix: Prefix, family: IPFamily): string {
   return `${ipaddr.fromByteArray(bytes).toString()}/${prefix.length}`;
 }
 
-/** One address as a match: `10.96.0.10/32`. */
-export function hostText(ip: string): string {
-  return `${ip}/${addressWidth(ipFamily(ip))}`;
-}
-
-/** Whether `ip` lies in `cidr` (both canonical, as validated by core). */
-export function inCIDR(ip: string, cidr: string): boolean {
-  const [network, length] = cidr.split('/');
-  if (ipFamily(ip) !== ipFamily(network!)) return false;
-  const shift = BigInt(addressWidth(ipFamily(ip)) - Number(length));
-  return addressKey(ip) >> shift === addressKey(network!) >> shift;
-}

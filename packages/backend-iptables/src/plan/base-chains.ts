@@ -1,3 +1,4 @@
+import { hostCIDR } from '@kplane/core';
 import type { Rules, Table } from '../iptables/transaction.js';
 import { CHAIN, nodePortRoot } from './names.js';
 import { PROTOCOLS, type FamilySettings } from './settings.js';
@@ -26,7 +27,7 @@ export function baseChains(settings: FamilySettings): Map<Table, Map<string, Rul
   const loopback = settings.family === 4 ? '127.0.0.0/8' : '::1/128';
   const nodePortEntry = settings.nodePortAddresses === null
     ? [`! -d ${loopback} -m addrtype --dst-type LOCAL -j ${CHAIN.nodePorts}`]
-    : settings.nodePortAddresses.map((ip) => `-d ${ip}/${settings.family === 4 ? 32 : 128} -j ${CHAIN.nodePorts}`);
+    : settings.nodePortAddresses.map((ip) => `-d ${hostCIDR(ip)} -j ${CHAIN.nodePorts}`);
   // Unused (and empty) when cluster-IP traffic is never masqueraded: no --masquerade-all, no --cluster-cidr.
   const clusterMasquerade = settings.masqueradeAll || settings.clusterCIDRs.length > 0
     ? [...(settings.masqueradeAll ? [] : settings.clusterCIDRs.map((cidr) => `-s ${cidr} -j RETURN`)), `-j MARK --or-mark ${masquerade}`]

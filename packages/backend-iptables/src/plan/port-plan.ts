@@ -1,7 +1,7 @@
-import { endpointAddress, ipFamily, type Endpoint, type Protocol, type ServicePort, type ServicePortState } from '@kplane/core';
+import { endpointAddress, hostCIDR, ipFamily, type Endpoint, type Protocol, type ServicePort, type ServicePortState } from '@kplane/core';
 import type { Rules } from '../iptables/transaction.js';
 import type { TreeItem } from '../tree/prefix-tree.js';
-import { addressKey, hostText } from './addresses.js';
+import { addressKey } from './addresses.js';
 import { CHAIN, endpointChain, externalChain, externalPickChain, firewallChain, serviceChain } from './names.js';
 import type { FamilySettings } from './settings.js';
 
@@ -70,7 +70,7 @@ export function planPort(state: ServicePortState, settings: FamilySettings): Por
     const chain = chainOf(endpoint);
     chains.set(chain, [
       // Hairpin: an endpoint reaching itself through the service must see a reply from the service.
-      `-s ${hostText(endpoint.ip)} ${markMasquerade}`,
+      `-s ${hostCIDR(endpoint.ip)} ${markMasquerade}`,
       `-p ${protocol}${affinity ? ` -m recent --name ${chain} --set` : ''} -j DNAT --to-destination ${endpointAddress(endpoint)}`,
     ]);
   }
@@ -78,7 +78,7 @@ export function planPort(state: ServicePortState, settings: FamilySettings): Por
   const service = serviceChain(port);
   const masquerade = internal.length > 0 && (settings.masqueradeAll || settings.clusterCIDRs.length > 0);
   chains.set(service, [
-    ...(masquerade ? clusterIPs.map((ip) => `-d ${hostText(ip)} -p ${protocol} -m ${protocol} --dport ${port.port} -j ${CHAIN.clusterMasquerade}`) : []),
+    ...(masquerade ? clusterIPs.map((ip) => `-d ${hostCIDR(ip)} -p ${protocol} -m ${protocol} --dport ${port.port} -j ${CHAIN.clusterMasquerade}`) : []),
     ...pick(internal),
   ]);
   const addresses = clusterIPs.map((ip) => addressItem(ip, port, service, true));

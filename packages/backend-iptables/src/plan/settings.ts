@@ -1,6 +1,5 @@
-import { ipFamily, type IPFamily, type Protocol, type ProxyConfig } from '@kplane/core';
+import { cidrContains, ipFamily, type IPFamily, type Protocol, type ProxyConfig } from '@kplane/core';
 import type { IptablesOptions } from '../options.js';
-import { inCIDR } from './addresses.js';
 
 /** What the rules of one IP family depend on besides the services: the node's settings. */
 export interface FamilySettings {
@@ -32,7 +31,7 @@ export function familySettings(config: ProxyConfig, options: IptablesOptions, fa
     rejectMark: mark(options.rejectBit),
     nodePortAddresses: config.nodePortAddresses.length === 0
       ? null
-      : config.nodeIPs.filter((ip) => ofFamily(ip) && config.nodePortAddresses.some((cidr) => inCIDR(ip, cidr))),
+      : config.nodeIPs.filter((ip) => ofFamily(ip) && config.nodePortAddresses.some((cidr) => cidrContains(cidr, ip))),
     leafSize: options.leafSize,
   };
 }

@@ -1,8 +1,8 @@
-import type { IPFamily, Protocol } from '@kplane/core';
+import { hostCIDR, type IPFamily, type Protocol } from '@kplane/core';
 import type { Rules } from '../iptables/transaction.js';
 import type { Prefix } from '../tree/bits.js';
 import type { TreeNode } from '../tree/prefix-tree.js';
-import { hostText, prefixText } from './addresses.js';
+import { prefixText } from './addresses.js';
 import { CHAIN } from './names.js';
 import type { AddressItem, NodePortItem } from './port-plan.js';
 
@@ -16,10 +16,10 @@ export function addressNodeRules(node: TreeNode<AddressItem>, family: IPFamily):
   const items = sortedItems(node);
   const rules = items.map((item) => {
     const protocol = item.protocol.toLowerCase();
-    return `-d ${hostText(item.ip)} -p ${protocol} -m ${protocol} --dport ${item.port} -j ${item.target}`;
+    return `-d ${hostCIDR(item.ip)} -p ${protocol} -m ${protocol} --dport ${item.port} -j ${item.target}`;
   });
   const clusterIPs = new Set(items.filter((item) => item.clusterIP).map((item) => item.ip));
-  for (const ip of clusterIPs) rules.push(`-d ${hostText(ip)} -j ${CHAIN.reject}`);
+  for (const ip of clusterIPs) rules.push(`-d ${hostCIDR(ip)} -j ${CHAIN.reject}`);
   return rules;
 }
 

@@ -1,4 +1,4 @@
-import { inCIDR } from '../../src/plan/addresses.js';
+import { cidrContains } from '@kplane/core';
 import { tokenize } from '../../src/iptables/rule-text.js';
 
 /** The first packet of a connection, as far as kplane's dispatch chains look at it. */
@@ -56,7 +56,7 @@ function matches(words: readonly string[], packet: Packet): boolean {
     index++;
     let result: boolean;
     switch (option) {
-      case '-d': result = inCIDR(packet.destination, value!); break;
+      case '-d': result = cidrContains(value!, packet.destination); break;
       case '-p': result = packet.protocol === value; break;
       case '-m': result = ['tcp', 'udp', 'sctp', 'addrtype'].includes(value!) ? true : unknown(`-m ${value}`); break;
       case '--dport': result = inRange(packet.port, value!); break;

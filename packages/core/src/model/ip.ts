@@ -36,6 +36,11 @@ export function ipFamily(canonical: string): IPFamily {
   return canonical.includes(':') ? 6 : 4;
 }
 
+/** One address as a CIDR (`10.96.0.10/32`, `fd00::10/128`): how rules and `ip` match a single host. */
+export function hostCIDR(canonical: string): string {
+  return `${canonical}/${ipFamily(canonical) === 4 ? 32 : 128}`;
+}
+
 /** Whether canonical `ip` lies inside canonical `cidr` (false across families). */
 export function cidrContains(cidr: string, ip: string): boolean {
   const [network, range] = ipaddr.parseCIDR(cidr);
