@@ -119,13 +119,15 @@ export class IpvsBackend implements DataplaneBackend {
       for (const service of objects?.services ?? []) services.add(service.key);
       for (const entry of objects?.members ?? []) members.add(entry);
       for (const vip of objects?.vips ?? []) vips.add(vip);
-      for (const rule of objects?.shortcuts ?? []) shortcutFamilies.add(Number(rule[0]) as IPFamily);
     };
     for (const key of changed) {
       const port = state.get(key);
       const next = port && portObjects(port, this.settings);
-      collect(this.desired.replace(key, next));
+      const previous = this.desired.replace(key, next);
+      collect(previous);
       collect(next);
+      // The shortcut chain is rebuilt only for a family whose rules this port changed (an endpoint change leaves them alone).
+      for (const rule of symmetricDifference(previous?.shortcuts ?? [], next?.shortcuts ?? [])) shortcutFamilies.add(Number(rule[0]) as IPFamily);
     }
     const chains: Chain[] = [...shortcutFamilies].map((family) => localChain(family, this.desired.shortcutRules(family)));
     const plan = planSync(kernel, this.desired, { full: false, services, members, vips, chains, missingJumps: new Map() });
@@ -140,4 +142,11 @@ export class IpvsBackend implements DataplaneBackend {
     if (plan.ipvsadm) await this.executor.apply({ tool: 'ipvsadm', args: ['-R'], input: plan.ipvsadm, failOnStderr: true });
     if (plan.ip) await this.executor.apply({ tool: 'ip', args: ['-batch', '-'], input: plan.ip });
   }
+}
+
+/** Items in exactly one of the two lists. */
+function symmetricDifference(a: readonly string[], b: readonly string[]): string[] {
+  const inA = new Set(a);
+  const inB = new Set(b);
+  return [...a.filter((item) => !inB.has(item)), ...b.filter((item) => !inA.has(item))];
 }
