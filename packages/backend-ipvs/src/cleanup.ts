@@ -31,7 +31,7 @@ export async function removeIpvsObjects(executor: Executor): Promise<void> {
 }
 
 /** `iptables-restore --noflush` input that deletes the jumps, then flushes and deletes kplane's chains. */
-export function iptablesCleanup(listing: RuleListing): string {
+function iptablesCleanup(listing: RuleListing): string {
   const lines: string[] = [];
   for (const table of ['nat', 'filter'] as const) {
     const jumps = JUMPS.filter((jump) => jump.table === table).flatMap((jump) => Array.from({ length: jumpCount(listing, jump) }, () => `-D ${jump.chain} ${jumpRule(jump)}`));

@@ -1,3 +1,5 @@
+import { PROTOCOL_FLAGS } from './virtual-service.js';
+
 /**
  * Connections (active plus inactive) per draining real server (`ip:port`, `[ip6]:port`) from one
  * `ipvsadm -L -n` listing. Only weight-0 entries count, and only in the virtual services `owned`
@@ -8,7 +10,8 @@ export function connectionCounts(listing: string, owned: (serviceKey: string) =>
   let counting = false;
   for (const line of listing.split('\n')) {
     const words = line.trim().split(/\s+/);
-    const flag = SERVICE_FLAGS[words[0] ?? ''];
+    // `ipvsadm -L -n` prints the protocol in words where `-S` prints a flag.
+    const flag = (PROTOCOL_FLAGS as Partial<Record<string, string>>)[words[0] ?? ''];
     if (flag !== undefined) {
       counting = owned(`${flag} ${words[1]}`);
     } else if (counting && words[0] === '->' && words[3] === '0') {
@@ -18,6 +21,3 @@ export function connectionCounts(listing: string, owned: (serviceKey: string) =>
   }
   return counts;
 }
-
-/** `ipvsadm -L -n` prints the protocol in words where `-S` prints a flag. */
-const SERVICE_FLAGS: Readonly<Record<string, string>> = { TCP: '-t', UDP: '-u', SCTP: '--sctp-service' };

@@ -1,4 +1,4 @@
-import type { IPFamily } from '@kplane/core';
+import type { IPFamily, Protocol } from '@kplane/core';
 import { SET_PREFIX } from './names.js';
 import { serviceKey } from './virtual-service.js';
 
@@ -50,7 +50,7 @@ export function recordedService(setMember: string): string | null {
   const [set = '', entry = ''] = setMember.split(' ');
   if (!RECORD_SETS.has(set)) return null;
   const match = /^(.+),(tcp|udp|sctp):(\d+)$/.exec(entry);
-  return match ? serviceKey(match[2]!.toUpperCase() as 'TCP' | 'UDP' | 'SCTP', match[1]!, Number(match[3])) : null;
+  return match ? serviceKey(match[2]!.toUpperCase() as Protocol, match[1]!, Number(match[3])) : null;
 }
 
 /** An `ip,proto:port` entry. */

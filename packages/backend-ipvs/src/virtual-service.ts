@@ -11,7 +11,7 @@ export interface VirtualService {
   readonly reals: ReadonlyMap<string, number>;
 }
 
-const PROTOCOL_FLAGS: Readonly<Record<Protocol, string>> = { TCP: '-t', UDP: '-u', SCTP: '--sctp-service' };
+export const PROTOCOL_FLAGS: Readonly<Record<Protocol, string>> = { TCP: '-t', UDP: '-u', SCTP: '--sctp-service' };
 
 export function serviceKey(protocol: Protocol, ip: string, port: number): string {
   return `${PROTOCOL_FLAGS[protocol]} ${endpointAddress({ ip, port })}`;

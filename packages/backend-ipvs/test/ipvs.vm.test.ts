@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SANDBOX_NETWORK } from '@kplane/conformance';
 import { endpointSliceObject, serviceObject } from '@kplane/core/testing';
 import { IpvsNode } from './support/ipvs-node.js';
+import { upsert } from './support/world.js';
 
 // IPVS specifics the conformance kit does not look at: converging without rewrites, drift, foreign
 // virtual services, and what IPVS persistence means for affinity.
@@ -41,7 +42,7 @@ describe('ipvs backend in a real IPVS kernel', () => {
     await node.stop();
     await node.sandbox.inNode('ipvsadm', ['-D', '-t', `${VIP}:80`]);
     // The cluster IP's line fails ("Service not defined") but the node port's, last, succeeds: ipvsadm exits 0.
-    node.proxy.engine.handle([{ action: 'upsert', kind: 'EndpointSlice', object: slice(['a', 'b', 'c']) }]);
+    node.proxy.engine.handle([upsert(slice(['a', 'b', 'c']))]);
     expect(await node.proxy.engine.sync()).toBe(false);
     expect(await node.proxy.engine.sync()).toBe(true);
     expect([...(await node.ipvs()).get(`TCP ${VIP}:80`)!.keys()].sort()).toEqual(['a', 'b', 'c'].map((pod) => `${node.sandbox.pod(pod).ipv4}:8080`));

@@ -1,7 +1,8 @@
 import { execa, type ResultPromise } from 'execa';
-import { DEFAULT_CONFIG, createLogger, createProxy, systemClock, type Proxy, type ProxyConfig, type SourceEvent } from '@kplane/core';
+import { DEFAULT_CONFIG, createLogger, createProxy, systemClock, type Proxy, type ProxyConfig } from '@kplane/core';
 import { SANDBOX_NETWORK, Sandbox } from '@kplane/conformance';
 import { ipvsModule } from '../../src/index.js';
+import { upsert } from './world.js';
 
 const TRAFFIC = new URL('./reuse-traffic.mjs', import.meta.url).pathname;
 
@@ -29,6 +30,8 @@ export class IpvsNode {
 
   /** A new agent with `config`: init, the current objects, the sync loop started. */
   async start(config: ProxyConfig): Promise<void> {
+    // A test that failed before its own stop() must not leave its agent programming the namespace.
+    await this.stop();
     this.proxy = createProxy({ config, executor: this.sandbox.executor, logger: createLogger(process.env.KPLANE_LOG ?? 'silent'), clock: systemClock }, ipvsModule());
     this.proxy.engine.onSynced(async () => {
       this.syncs++;
@@ -81,7 +84,7 @@ export class IpvsNode {
 
   /** Starts a closing server (see reuse-traffic.mjs) in a pod's namespace. */
   async serveClosing(pod: string, port: number): Promise<void> {
-    const server = execa('ip', ['netns', 'exec', `${this.sandbox.prefix}-pod-${pod}`, process.execPath, TRAFFIC, 'serve', String(port), pod], { reject: false });
+    const server = execa('ip', ['netns', 'exec', this.sandbox.pod(pod).agent.namespace, process.execPath, TRAFFIC, 'serve', String(port), pod], { reject: false });
     this.servers.push(server);
     await new Promise<void>((resolve, reject) => {
       server.stdout!.once('data', () => resolve());
@@ -100,20 +103,20 @@ export class IpvsNode {
 
   /** `count` connections from the client pod to host:port, cycling through `localPorts`. */
   async burst(host: string, port: number, count: number, localPorts: readonly number[]): Promise<{ answers: Record<string, number>; failures: string[] }> {
-    const { stdout } = await execa('ip', ['netns', 'exec', `${this.sandbox.prefix}-client`, process.execPath, TRAFFIC, 'burst', host, String(port), String(count), ...localPorts.map(String)]);
+    const { stdout } = await execa('ip', ['netns', 'exec', this.sandbox.client.namespace, process.execPath, TRAFFIC, 'burst', host, String(port), String(count), ...localPorts.map(String)]);
     return JSON.parse(stdout) as { answers: Record<string, number>; failures: string[] };
   }
 
   /** SYNs the client pod's kernel had to send again (a dropped SYN costs a 1 s retry: seed 001's stall). */
   async clientSynRetransmits(): Promise<number> {
-    const { stdout } = await execa('ip', ['netns', 'exec', `${this.sandbox.prefix}-client`, 'cat', '/proc/net/netstat']);
+    const { stdout } = await execa('ip', ['netns', 'exec', this.sandbox.client.namespace, 'cat', '/proc/net/netstat']);
     const [names, values] = stdout.split('\n').filter((line) => line.startsWith('TcpExt:')).map((line) => line.split(/\s+/));
     return Number(values![names!.indexOf('TCPSynRetrans')]);
   }
 
   /** Resets the client pod's connections to host:port (`ss -K`): IPVS then holds them only 10 s (CLOSE). */
   async resetClientConnections(host: string, port: number): Promise<void> {
-    await execa('ip', ['netns', 'exec', `${this.sandbox.prefix}-client`, 'ss', '-K', '-t', 'dst', host, 'dport', '=', String(port)]);
+    await execa('ip', ['netns', 'exec', this.sandbox.client.namespace, 'ss', '-K', '-t', 'dst', host, 'dport', '=', String(port)]);
   }
 
   async destroy(): Promise<void> {
@@ -127,8 +130,4 @@ export class IpvsNode {
 function objectKey(object: Record<string, unknown>): string {
   const metadata = object.metadata as { name: string; namespace?: string };
   return `${String(object.kind)} ${metadata.namespace ?? 'default'}/${metadata.name}`;
-}
-
-function upsert(object: Record<string, unknown>): SourceEvent {
-  return { action: 'upsert', kind: object.kind as 'Service', object };
 }
