@@ -7,12 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, release } from 'node:os';
 import { join } from 'node:path';
+import type { Batch } from '@kplane/core';
 import { PLANNER_BACKENDS } from './backends.js';
 import { measureBackend, type RunContext } from './measure/backend-run.js';
 import { measureControlPlane } from './measure/control-plane.js';
 import { VM_RESULTS_FILE, measureInVm } from './measure/ipvs-vm.js';
 import { describeMachine } from './measure/machine.js';
-import { measureFlatRestore, measureIpset } from './measure/tool-baselines.js';
+import { measureFlatRestore, measureIpset, planFlatRestore } from './measure/tool-baselines.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { bundleAgent } from './process/bundle.js';
 import { Resources } from './process/resources.js';
@@ -45,7 +46,8 @@ async function main(options: BenchOptions): Promise<number> {
   const resources = new Resources();
   resources.releaseOnSignals(() => progress.stop());
   try {
-    const machine = await describeMachine();
+    // Not inside the VM: its runs are reported by the host, and every file the description reads crosses 9p there.
+    const machine = options.inner ? null : await describeMachine();
     progress.status('bundling the agent from the sources');
     const agentBundle = await bundleAgent();
     resources.add(async () => rmSync(agentBundle, { force: true }));
@@ -94,17 +96,19 @@ async function main(options: BenchOptions): Promise<number> {
       const baseline = await step(`baseline: ipset at ${services}`, services,
         () => measureIpset(services, options.ipsetPerEntrySample, options.run.seed, resources, `${prefix}tools`));
       if (baseline) ipset.push(baseline);
+      // Planned once per N, inside the first step that needs it (a failure is then that step's).
+      let flat: Promise<Batch> | undefined;
       for (const mode of MODES) {
         for (const noflush of [true, false]) {
           const restore = await step(`baseline: flat iptables-${mode}-restore${noflush ? ' --noflush' : ''} at ${services}`, services,
-            () => measureFlatRestore(mode, noflush, services, options.run.seed, options.restoreCapMs, resources, `${prefix}tools`));
+            async () => measureFlatRestore(await (flat ??= planFlatRestore(services, options.run.seed)), mode, noflush, services, options.restoreCapMs, resources, `${prefix}tools`));
           if (restore) iptablesRestore.push(restore);
         }
       }
     }
     const vm: VmPart = withVm
       ? await measureInVm({ sizes: options.vmSizes, seed: options.run.seed, quick: options.quick, timeoutS: options.quick ? 420 : 1500 }, progress, resources)
-      : { available: false, reason: options.vm ? 'ipvs was not asked for' : '--no-vm', runs: [] };
+      : { available: false, reason: options.backends.some((backend) => backend.vm) ? '--no-vm' : 'ipvs was not asked for', runs: [] };
     progress.stop();
 
     const results: BenchResults = {
@@ -112,7 +116,7 @@ async function main(options: BenchOptions): Promise<number> {
       finishedAt: new Date().toISOString(),
       seconds: (Date.now() - started) / 1000,
       settings: { ...options, backends: options.backends.map((backend) => backend.id) },
-      machine: { ...machine, loadAtEnd: loadavg().map((load) => Number(load.toFixed(2))) },
+      machine: { ...machine!, loadAtEnd: loadavg().map((load) => Number(load.toFixed(2))) },
       runs,
       vm,
       controlPlane,

@@ -127,7 +127,7 @@ export class Workload {
   }
 }
 
-export function serviceName(index: number): string {
+function serviceName(index: number): string {
   return `svc-${index}`;
 }
 

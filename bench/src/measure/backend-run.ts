@@ -1,7 +1,7 @@
 import type { SyncTiming } from '../agent/protocol.js';
 import type { BenchBackend } from '../backends.js';
 import type { RunSettings } from '../options.js';
-import { startAgent, startRequest } from '../process/agent-process.js';
+import { startAgent, startRequest, type AgentProcess } from '../process/agent-process.js';
 import type { Resources } from '../process/resources.js';
 import type { Progress } from '../progress.js';
 import type { BackendRun, ChangeSample, FileSourceRun, SyncSample } from '../report/results.js';
@@ -38,11 +38,12 @@ export async function measureBackend(backend: BenchBackend, services: number, wi
   const workload = new Workload({ services, seed: settings.seed, changes: settings.changes, fileEdits: withFileSource ? settings.fileEdits : 0 });
   const vip = (index: number): string => workload.clusterIPs[index]!;
   let sandbox: BenchSandbox | null = null;
+  let agent: AgentProcess | null = null;
   try {
     progress.status(`${name}: building the sandbox`);
     sandbox = await BenchSandbox.create(resources, `${context.prefix}${++sandboxes}`);
     const prober = sandbox.prober;
-    const agent = await startAgent(resources, context.agentBundle, { namespace: sandbox.nodeNamespace, exposeGc: true });
+    agent = await startAgent(resources, context.agentBundle, { namespace: sandbox.nodeNamespace, exposeGc: true });
     const idle = (await agent.request('start', startRequest(backend, false))).memory;
 
     progress.status(`${name}: full sync`);
@@ -89,6 +90,8 @@ export async function measureBackend(backend: BenchBackend, services: number, wi
     run.error = (error instanceof Error ? error.message : String(error)).slice(0, 2000);
     progress.log(`${name} failed: ${run.error}`);
   } finally {
+    // A failed run's agent goes with its sandbox, not at the end of the bench.
+    await agent?.stop();
     await sandbox?.destroy();
   }
   run.seconds = (Date.now() - started) / 1000;

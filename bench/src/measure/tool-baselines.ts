@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { DEFAULT_CONFIG, DryRunExecutor, createLogger, createProxy } from '@kplane/core';
+import { DEFAULT_CONFIG, DryRunExecutor, createLogger, createProxy, type Batch } from '@kplane/core';
 import iptables from '@kplane/backend-iptables';
 import type { Resources } from '../process/resources.js';
 import type { IpsetBaseline, RestoreBaseline } from '../report/results.js';
@@ -32,18 +32,11 @@ export async function measureIpset(services: number, perEntry: number, seed: num
 }
 
 /**
- * kube-proxy's update before 1.28: the whole flat layout through one `iptables-restore` on every
- * change. The text is the flat layout's full sync (IPv4) as one restore (what the backend sends in
- * legacy mode; in nft mode it splits a full sync into smaller restores), planned with a dry-run
- * executor; it is restored once into an empty namespace, then again over itself (the rewrite that
- * was paid per change), with the tool of `mode`: with `--noflush`, as kube-proxy did (it shares the
- * nat table), or without (the table replaced whole, the fastest a full rewrite can be).
- * iptables-nft-restore 1.8.9 slows down superlinearly with a large `--noflush` input, so each
- * restore is given at most `capMs`.
+ * The flat layout's full sync (IPv4) as one restore: what the backend sends in legacy mode (in nft
+ * mode it splits a full sync into smaller restores), planned with a dry-run executor. The same text
+ * serves every mode of `measureFlatRestore` at one N.
  */
-export async function measureFlatRestore(
-  mode: 'nft' | 'legacy', noflush: boolean, services: number, seed: number, capMs: number, resources: Resources, namespace: string,
-): Promise<RestoreBaseline> {
+export async function planFlatRestore(services: number, seed: number): Promise<Batch> {
   const executor = new DryRunExecutor();
   const { engine } = createProxy({
     config: { ...DEFAULT_CONFIG, backendOptions: new Map([['layout', 'flat'], ['mode', 'legacy']]) },
@@ -54,7 +47,20 @@ export async function measureFlatRestore(
   if (!(await engine.sync())) throw new Error('planning the flat layout failed');
   const batches = executor.batches.filter((candidate) => candidate.tool === 'iptables-legacy-restore');
   if (batches.length !== 1) throw new Error(`expected the flat layout's full sync as one iptables-legacy-restore, got ${batches.length}`);
-  const batch = batches[0]!;
+  return batches[0]!;
+}
+
+/**
+ * kube-proxy's update before 1.28: the whole flat layout (`planFlatRestore`) through one
+ * `iptables-restore` on every change. It is restored once into an empty namespace, then again over
+ * itself (the rewrite that was paid per change), with the tool of `mode`: with `--noflush`, as
+ * kube-proxy did (it shares the nat table), or without (the table replaced whole, the fastest a full
+ * rewrite can be). iptables-nft-restore 1.8.9 slows down superlinearly with a large `--noflush`
+ * input, so each restore is given at most `capMs`.
+ */
+export async function measureFlatRestore(
+  batch: Batch, mode: 'nft' | 'legacy', noflush: boolean, services: number, capMs: number, resources: Resources, namespace: string,
+): Promise<RestoreBaseline> {
   return inNamespace(resources, namespace, async (name) => {
     /** The restore's time, or null when it did not finish within `capMs` (it is then stopped). */
     const restore = async (): Promise<number | null> => {

@@ -48,11 +48,6 @@ export class JsonLinesProcess<Ops extends Operations> {
     });
   }
 
-  /** What the child wrote on stderr lately (its logs). */
-  get log(): string {
-    return this.stderr;
-  }
-
   /** Closes stdin (the child exits by itself), killing it if it does not. */
   async stop(): Promise<void> {
     this.child.stdin.end();

@@ -46,7 +46,7 @@ export class Resources {
   }
 }
 
-export async function stopProcess(child: ChildProcess, graceMs = 3000): Promise<void> {
+async function stopProcess(child: ChildProcess, graceMs = 3000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');

@@ -60,14 +60,16 @@ export class BenchSandbox {
   static async create(resources: Resources, prefix: string): Promise<BenchSandbox> {
     const sandbox = await Sandbox.create(BENCH_PODS, prefix);
     const release = resources.add(() => sandbox.destroy());
+    let stopIperf = async (): Promise<void> => {};
     try {
-      await execa('ip', ['netns', 'exec', sandbox.nodeNamespace, 'nft', '-f', '-'], { input: PROBE_REJECT });
+      await sandbox.inNode('nft', ['-f', '-'], PROBE_REJECT);
       const iperf = spawn('ip', ['netns', 'exec', sandbox.pod('a').agent.namespace, 'iperf3', '--server', '--forceflush', '--port', String(IPERF_PORT)], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const stopIperf = resources.addProcess(iperf);
+      stopIperf = resources.addProcess(iperf);
       await listening(iperf);
       const prober = await JsonLinesProcess.start<ProberOperations>('prober', 'ip', ['netns', 'exec', sandbox.client.namespace, process.execPath, PROBER_SCRIPT], resources);
       return new BenchSandbox(sandbox, prober, stopIperf, release);
     } catch (error) {
+      await stopIperf();
       await release();
       throw error;
     }
