@@ -8,10 +8,19 @@ import {
   type EndpointSliceObject, type ServiceObject,
 } from './kubernetes-objects.js';
 
+/** A part of an object that cannot be programmed safely: skipped alone, the rest of the object is kept. */
+export interface SkippedPart {
+  /** The field, as `spec.ports[1].nodePort` or `endpoints[3].addresses[0]`. */
+  readonly field: string;
+  readonly detail: string;
+}
+
 /** A Service reduced to its ports; headless and ExternalName Services have none (a proxy ignores them). */
 export interface ValidService {
   readonly name: ServiceName;
   readonly ports: readonly ServicePort[];
+  /** Ports left out because a field of theirs cannot be programmed safely. */
+  readonly skipped: readonly SkippedPart[];
 }
 
 /** An endpoint as one slice lists it: the port and family come from the slice. */
@@ -34,6 +43,8 @@ export interface ValidEndpointSlice {
   readonly ports: readonly SlicePort[];
   /** `endpoints.kubernetes.io/last-change-trigger-time` in ms, for the network programming latency metric. */
   readonly triggerTime: number | null;
+  /** Endpoints left out because their address cannot be programmed safely. */
+  readonly skipped: readonly SkippedPart[];
 }
 
 export interface ValidNode {
@@ -98,7 +109,7 @@ function toService(object: ServiceObject): ValidService {
   const name = `${object.metadata.namespace}/${object.metadata.name}`;
   const listed = spec.clusterIPs?.length ? spec.clusterIPs : null;
   const declared = listed ?? (spec.clusterIP ? [spec.clusterIP] : []);
-  if (spec.type === 'ExternalName' || declared.includes('None')) return { name, ports: [] };
+  if (spec.type === 'ExternalName' || declared.includes('None')) return { name, ports: [], skipped: [] };
   if (declared.length === 0) throw new FieldError('spec.clusterIP', 'required (or "None" for a headless Service)');
   const clusterIPs = declared.map((ip, index) => address(ip, listed ? `spec.clusterIPs[${index}]` : 'spec.clusterIP'));
   if (spec.clusterIP && listed && spec.clusterIP !== listed[0]) {
@@ -156,7 +167,7 @@ function toService(object: ServiceObject): ValidService {
       preferClose: spec.trafficDistribution === 'PreferClose' || spec.trafficDistribution === 'PreferSameZone',
     };
   });
-  return { name, ports };
+  return { name, ports, skipped: [] };
 }
 
 /** Shared by every Service without external IPs, source ranges or load-balancer IPs (most of them). */
@@ -202,5 +213,6 @@ function toEndpointSlice(object: EndpointSliceObject): ValidEndpointSlice {
     endpoints,
     ports: (object.ports ?? []).filter((port) => port.port != null).map((port) => ({ name: port.name ?? '', protocol: port.protocol, port: port.port! })),
     triggerTime: Number.isNaN(triggerTime) ? null : triggerTime,
+    skipped: [],
   };
 }
