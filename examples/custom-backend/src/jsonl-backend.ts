@@ -19,6 +19,7 @@ export class JsonLinesBackend implements DataplaneBackend {
     'SessionAffinity', 'ExternalTrafficPolicyLocal', 'InternalTrafficPolicyLocal',
   ]);
   readonly usesConntrack = false;
+  readonly optionKeys = ['file'];
   private readonly file: string;
 
   constructor(

@@ -27,6 +27,7 @@ export class IptablesBackend implements DataplaneBackend {
     'SessionAffinity', 'ExternalTrafficPolicyLocal', 'InternalTrafficPolicyLocal',
   ]);
   readonly usesConntrack = true;
+  readonly optionKeys = ['layout', 'mode', 'leaf-size', 'drop-bit', 'reject-bit'];
   readonly options: IptablesOptions;
   private readonly families: Map<IPFamily, FamilyTables>;
   private detectedMode: Mode | null = null;

@@ -35,6 +35,7 @@ export class IpvsBackend implements DataplaneBackend {
     'SessionAffinity', 'ExternalTrafficPolicyLocal', 'InternalTrafficPolicyLocal',
   ]);
   readonly usesConntrack = true;
+  readonly optionKeys = ['scheduler'];
   private readonly settings: PortSettings;
   private readonly sysctls: readonly SysctlChoice[];
   private readonly desired = new DesiredIndex();

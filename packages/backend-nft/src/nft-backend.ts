@@ -33,6 +33,7 @@ export class NftBackend implements DataplaneBackend {
   readonly description = 'nftables verdict maps: O(1) dispatch, one transaction per sync (default)';
   readonly features: ReadonlySet<Feature> = new Set(FEATURES);
   readonly usesConntrack = true;
+  readonly optionKeys = ['transaction-elements', 'parallel-transactions'];
   private tables = { ip: new WrittenTable('ip'), ip6: new WrittenTable('ip6') };
   private readonly transactionElements: number;
   private readonly parallelTransactions: number;

@@ -23,6 +23,8 @@ export interface BackendInfo {
   readonly features: ReadonlySet<Feature>;
   /** True when the dataplane relies on conntrack NAT: core then deletes stale UDP conntrack entries after syncs. */
   readonly usesConntrack: boolean;
+  /** The `--backend-opt` keys this backend reads: the CLI refuses any other key before init. Undeclared: keys are not checked. */
+  readonly optionKeys?: readonly string[];
 }
 
 /**
