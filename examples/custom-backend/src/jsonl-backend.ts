@@ -13,7 +13,7 @@ import {
 export class JsonLinesBackend implements DataplaneBackend {
   readonly name = 'jsonl';
   readonly description = 'writes the desired state as JSON lines';
-  // No SCTP: core refuses SCTP Services for this backend with a clear error, instead of dropping them silently.
+  // No SCTP: core leaves SCTP ports out for this backend, with a warning and a count, and programs the rest.
   readonly features = new Set<Feature>([
     'TCP', 'UDP', 'IPv4', 'IPv6', 'NodePort', 'ExternalIP', 'LoadBalancerIP', 'LoadBalancerSourceRanges',
     'SessionAffinity', 'ExternalTrafficPolicyLocal', 'InternalTrafficPolicyLocal',

@@ -23,7 +23,10 @@ export class ProxyMetrics {
   readonly livezTotal = this.counter('kubeproxy_proxy_livez_total', 'Cumulative proxy livez HTTP status', ['code']);
   readonly noLocalEndpoints = this.gauge('kubeproxy_sync_proxy_rules_no_local_endpoints_total', 'Number of services with a Local traffic policy and no endpoints', ['traffic_policy']);
   readonly syncErrors = this.counter('kplane_backend_sync_errors_total', 'Backend syncs that failed (the kernel keeps its last good rules)', ['backend']);
-  readonly rejectedObjects = this.counter('kplane_rejected_objects_total', 'API objects refused (invalid, or needing a feature the backend lacks)', ['kind', 'reason']);
+  readonly rejectedObjects = this.counter('kplane_rejected_objects_total', 'API objects refused whole (their name or cluster IPs cannot be programmed safely)', ['kind', 'reason']);
+  readonly servicePortsSkipped = this.counter('kplane_service_ports_skipped_total',
+    'Service ports left out (invalid, or needing a feature the backend lacks), or programmed without some frontends (unsupported_frontend)', ['reason']);
+  readonly endpointsSkipped = this.counter('kplane_endpoints_skipped_total', 'Endpoints left out of their EndpointSlice (an address that cannot be programmed safely)', ['reason']);
   readonly drainingEndpoints = this.gauge('kplane_draining_endpoints', 'Endpoints taking no new connections while their established ones finish');
   readonly buildInfo = this.gauge('kplane_build_info', 'kplane build information', ['version', 'backend']);
 

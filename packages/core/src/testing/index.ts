@@ -1,3 +1,4 @@
 /** Test helpers for kplane and for plugin authors. */
 export { FakeClock } from './fake-clock.js';
 export { endpointSliceObject, serviceObject, type EndpointSpec, type PortSpec, type ServiceSpec, type SliceSpec } from './objects.js';
+export { nextSync } from './next-sync.js';

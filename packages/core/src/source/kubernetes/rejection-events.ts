@@ -29,20 +29,20 @@ export class RejectionEvents {
     this.api = apiClient(kubeConfig, EventsV1Api, limiter);
   }
 
-  record({ error, reason, object }: Rejection): void {
+  record({ error, reason, partial, object }: Rejection): void {
     const now = Date.now();
     const key = `${error.kind} ${error.ref} ${error.message}`;
     if (now - (this.lastSent.get(key) ?? Number.NEGATIVE_INFINITY) < REPEAT_AFTER_MS || this.pending >= MAX_PENDING) return;
     this.forgetOlderThan(now - REPEAT_AFTER_MS);
     this.lastSent.set(key, now);
     this.pending++;
-    const body = this.event(error.kind, reason, error.message, object, now);
+    const body = this.event(error.kind, reason, partial, error.message, object, now);
     this.api.createNamespacedEvent({ namespace: body.metadata!.namespace!, body })
       .catch((failure: unknown) => this.logger.warn({ err: failure, object: error.ref }, 'cannot create the Event for a rejected object'))
       .finally(() => this.pending--);
   }
 
-  private event(kind: string, reason: Rejection['reason'], message: string, object: unknown, now: number): EventsV1Event {
+  private event(kind: string, reason: Rejection['reason'], partial: boolean, message: string, object: unknown, now: number): EventsV1Event {
     const metadata = (object as { metadata?: { name?: unknown; namespace?: unknown; uid?: unknown } } | null)?.metadata ?? {};
     const name = typeof metadata.name === 'string' ? metadata.name : undefined;
     const namespace = kind === 'Node' ? undefined : typeof metadata.namespace === 'string' ? metadata.namespace : 'default';
@@ -60,7 +60,7 @@ export class RejectionEvents {
       eventTime: new Date(now).toISOString().replace('Z', '000Z') as unknown as Date,
       type: 'Warning',
       reason: reason === 'invalid' ? 'InvalidObject' : 'UnsupportedFeature',
-      action: 'Reject',
+      action: partial ? 'Skip' : 'Reject',
       // Cut by bytes; a character cut in half becomes one replacement character (3 bytes), hence the margin.
       note: Buffer.from(message).subarray(0, NOTE_LIMIT - 3).toString('utf8'),
       reportingController: 'kplane',
