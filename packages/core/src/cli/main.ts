@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import type { ContainerModule } from 'inversify';
 import { BUILTIN_BACKENDS, loadBackendPlugin, loadBuiltinBackend } from '../backend/loader.js';
 import { DryRunExecutor, ExecaExecutor, type Executor } from '../backend/executor.js';
+import { nodePortIPs } from '../config/node-port-ips.js';
 import { DEFAULT_CONFIG } from '../config/proxy-config.js';
 import { startProxyServers } from '../health/proxy-servers.js';
 import { ServiceHealthServer } from '../health/service-health-server.js';
@@ -60,7 +61,7 @@ async function run(command: Command): Promise<void> {
   logger.info({ backend: backend.name, node: options.config.nodeName, nodeIPs: options.config.nodeIPs, source: options.source }, 'starting');
   await backend.init();
   const servers = await startProxyServers({ metrics: options.metricsBindAddress, healthz: options.healthzBindAddress }, engine.health, metrics);
-  const serviceHealth = new ServiceHealthServer(logger, () => engine.health.livez().healthy);
+  const serviceHealth = new ServiceHealthServer(logger, () => engine.health.livez().healthy, nodePortIPs(options.config) ?? undefined);
   engine.onSynced(() => serviceHealth.update(engine.healthCheckPorts));
   const source = await createSource(options, logger);
   engine.onRejected((rejection) => source.reportRejection?.(rejection));

@@ -10,19 +10,26 @@ interface ServiceHealth {
 
 /**
  * kube-proxy's healthCheckNodePort servers for externalTrafficPolicy=Local load balancers: the
- * cloud load balancer probes each node and sends traffic only where a local endpoint is ready.
+ * cloud load balancer probes each node and sends traffic only where the answer is 200, which
+ * takes a ready local endpoint AND a healthy proxy (rules that are not kept current are no reason
+ * to send traffic here). Like kube-proxy they listen on the --nodeport-addresses of this node.
  */
 export class ServiceHealthServer {
-  private readonly servers = new Map<number, { server: Server | null; health: ServiceHealth }>();
+  private readonly servers = new Map<number, { listeners: Server[]; health: ServiceHealth }>();
 
-  constructor(private readonly logger: Logger, private readonly proxyHealthy: () => boolean, private readonly host = '0.0.0.0') {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly proxyHealthy: () => boolean,
+    /** Addresses to listen on; `0.0.0.0` when every local address answers NodePorts. */
+    private readonly hosts: readonly string[] = ['0.0.0.0'],
+  ) {}
 
   /** Makes the listeners match `wanted` (health check port → service and its local ready endpoints). */
   async update(wanted: ReadonlyMap<number, ServiceHealth>): Promise<void> {
     for (const [port, entry] of this.servers) {
       if (wanted.get(port)?.service === entry.health.service) continue;
       this.servers.delete(port);
-      if (entry.server) await close(entry.server);
+      await Promise.all(entry.listeners.map(close));
     }
     for (const [port, health] of wanted) {
       const existing = this.servers.get(port);
@@ -30,12 +37,14 @@ export class ServiceHealthServer {
         existing.health.localEndpoints = health.localEndpoints;
         continue;
       }
-      const entry = { server: null as Server | null, health: { ...health } };
+      const entry = { listeners: [] as Server[], health: { ...health } };
       this.servers.set(port, entry);
-      try {
-        entry.server = (await listen({ host: this.host, port }, { '/': (_, response) => this.respond(entry.health, response) })).server;
-      } catch (error) {
-        this.logger.error({ err: error, service: health.service, port }, 'cannot open healthCheckNodePort');
+      for (const host of this.hosts) {
+        try {
+          entry.listeners.push((await listen({ host, port }, { '/': (_, response) => this.respond(entry.health, response) })).server);
+        } catch (error) {
+          this.logger.error({ err: error, service: health.service, address: host, port }, 'cannot open healthCheckNodePort');
+        }
       }
     }
   }
@@ -46,11 +55,11 @@ export class ServiceHealthServer {
 
   private respond(health: ServiceHealth, response: ServerResponse): void {
     const [namespace, name] = health.service.split('/');
-    const ok = health.localEndpoints > 0;
+    const serviceProxyHealthy = this.proxyHealthy();
     sendJSON(
       response,
-      ok ? 200 : 503,
-      { service: { namespace, name }, localEndpoints: health.localEndpoints, serviceProxyHealthy: this.proxyHealthy() },
+      health.localEndpoints > 0 && serviceProxyHealthy ? 200 : 503,
+      { service: { namespace, name }, localEndpoints: health.localEndpoints, serviceProxyHealthy },
       { 'X-Load-Balancing-Endpoint-Weight': String(health.localEndpoints) },
     );
   }
