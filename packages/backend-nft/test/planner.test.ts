@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eps, fakeProxy, remove, svc } from './support.js';
+import { CONFIG, eps, fakeProxy, remove, svc, upsert } from './support.js';
 
 /** The text of the last transaction the backend sent. */
 const lastTransaction = (nft: ReturnType<typeof fakeProxy>['nft']): string => nft.transactions.at(-1)?.render() ?? '';
@@ -143,7 +143,7 @@ describe('nft planner: full syncs', () => {
   it('build the next generation beside the current one and swap at the end', async () => {
     const { nft, sync, backend } = fakeProxy();
     await sync([svc('web', { clusterIPs: ['10.96.0.10'] }), eps('web', ['10.244.1.1'])]);
-    await backend.sync({ full: true, changed: new Set(), state: { get: () => undefined, values: () => [][Symbol.iterator](), size: 0 } });
+    await backend.sync({ full: true, changed: new Set(), state: { get: () => undefined, values: () => [][Symbol.iterator](), size: 0, serviceCIDRs: [] } });
     const text = lastTransaction(nft);
     expect(text).toContain('add map ip kplane service-ips-g2');
     expect(text.indexOf('flush chain ip kplane nat-prerouting')).toBeGreaterThan(text.indexOf('add map ip kplane service-ips-g2'));
@@ -165,5 +165,52 @@ describe('nft planner: full syncs', () => {
     // 2,000 elements: at least 3 pieces (one per parallel transaction), of at most 1,000 each.
     expect(nft.transactions.map(elementCount)).toEqual([0, 667, 667, 666, 0]);
     expect(nft.elements('ip', 'kplane', 'service-ips-g1').size).toBe(400);
+  });
+});
+
+describe('nft planner: service CIDRs (kube-proxy\'s cluster-ips-check)', () => {
+  const serviceCIDR = (cidrs: string[]) => upsert({ apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name: 'kubernetes' }, spec: { cidrs } });
+  const checkRules = (text: string): string[] => text.split('\n').filter((line) => line.includes('cluster-ips-check-g1') && !line.includes('jump'));
+
+  it('a full sync drops the rest of each family\'s service CIDRs after rejecting the other ports of cluster IPs', async () => {
+    const { nft, sync } = fakeProxy({ ...CONFIG, serviceCIDRs: ['fd00:10:96::/108'] });
+    await sync([serviceCIDR(['10.96.0.0/12']), svc('web', { clusterIPs: ['10.96.0.10'] }), eps('web', ['10.244.1.1'])]);
+    expect(checkRules(lastTransaction(nft))).toEqual([
+      'add chain ip kplane cluster-ips-check-g1',
+      'add rule ip kplane cluster-ips-check-g1 ip daddr @cluster-ips-g1 goto reject-g1',
+      'add rule ip kplane cluster-ips-check-g1 ip daddr { 10.96.0.0/12 } drop',
+      'add chain ip6 kplane cluster-ips-check-g1',
+      'add rule ip6 kplane cluster-ips-check-g1 ip6 daddr @cluster-ips-g1 goto reject-g1',
+      'add rule ip6 kplane cluster-ips-check-g1 ip6 daddr { fd00:10:96::/108 } drop',
+    ]);
+  });
+
+  it('a changed service CIDR rewrites the check chain of its family alone, in a partial sync', async () => {
+    const { nft, sync } = fakeProxy();
+    await sync([svc('web', { clusterIPs: ['10.96.0.10'] }), eps('web', ['10.244.1.1'])]);
+    await sync([serviceCIDR(['10.96.0.0/12'])]);
+    expect(lastTransaction(nft)).toBe([
+      'flush chain ip kplane cluster-ips-check-g1',
+      'add rule ip kplane cluster-ips-check-g1 ip daddr @cluster-ips-g1 goto reject-g1',
+      'add rule ip kplane cluster-ips-check-g1 ip daddr { 10.96.0.0/12 } drop',
+      '',
+    ].join('\n'));
+    await sync([remove('ServiceCIDR', 'kubernetes')]);
+    expect(lastTransaction(nft)).toBe([
+      'flush chain ip kplane cluster-ips-check-g1',
+      'add rule ip kplane cluster-ips-check-g1 ip daddr @cluster-ips-g1 goto reject-g1',
+      '',
+    ].join('\n'));
+  });
+
+  it('a Service added inside the service CIDR costs its own elements: one cluster-ips element, the check chain untouched', async () => {
+    const { nft, sync } = fakeProxy({ ...CONFIG, serviceCIDRs: ['10.96.0.0/12'] });
+    await sync([svc('web', { clusterIPs: ['10.96.0.10'] }), eps('web', ['10.244.1.1'])]);
+    await sync([svc('new', { clusterIPs: ['10.96.0.11'] })]);
+    expect(lastTransaction(nft)).toBe([
+      'add element ip kplane cluster-ips-g1 { 10.96.0.11 }',
+      'add element ip kplane no-endpoint-services-g1 { 10.96.0.11 . tcp . 80 : goto reject-g1 }',
+      '',
+    ].join('\n'));
   });
 });

@@ -7,6 +7,12 @@ export interface ProxyState {
   get(key: ServicePortKey): ServicePortState | undefined;
   values(): IterableIterator<ServicePortState>;
   readonly size: number;
+  /**
+   * The cluster's service CIDRs (ServiceCIDR objects and --service-cidr; canonical, both families,
+   * none inside another). Like kube-proxy's nftables mode, traffic to an address in them that no
+   * Service port has as a cluster IP is dropped; the other ports of a cluster IP are rejected.
+   */
+  readonly serviceCIDRs: readonly string[];
 }
 
 export interface SyncRequest {

@@ -36,6 +36,7 @@ export function addProxyOptions(command: Command): Command {
     .option('--node-name <name>', 'this node\'s name (default: the hostname)')
     .option('--node-ip <ip>', 'this node\'s address for NodePorts (repeatable; default: detected)', collect)
     .option('--cluster-cidr <cidrs>', 'pod CIDRs, comma-separated (dual-stack): traffic from elsewhere is masqueraded')
+    .option('--service-cidr <cidrs>', 'service CIDRs, comma-separated (dual-stack), for clusters without ServiceCIDR objects: unallocated addresses in them are dropped')
     .option('--masquerade-all', 'masquerade all traffic to services')
     .option('--masquerade-bit <bit>', 'packet mark bit that flags masquerade (0-31)', '14')
     .option('--nodeport-addresses <cidrs>', 'CIDRs whose local addresses answer NodePorts, comma-separated (default: all)')
@@ -68,6 +69,7 @@ export function resolveProxyOptions(command: Command, logger: Logger): ProxyOpti
     nodeName: text('nodeName') ?? hostname().toLowerCase(),
     nodeIPs: ((flags.nodeIp as string[] | undefined) ?? detectNodeIPs()).map((ip) => valid(canonicalIP(ip), '--node-ip', ip)),
     clusterCIDRs: list('clusterCidr').map((cidr) => valid(canonicalCIDR(cidr), '--cluster-cidr', cidr)),
+    serviceCIDRs: list('serviceCidr').map((cidr) => valid(canonicalCIDR(cidr), '--service-cidr', cidr)),
     masqueradeAll: flags.masqueradeAll === true,
     masqueradeBit,
     nodePortAddresses: list('nodeportAddresses').map((cidr) => valid(canonicalCIDR(cidr), '--nodeport-addresses', cidr)),

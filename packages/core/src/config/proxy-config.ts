@@ -5,6 +5,8 @@ export interface ProxyConfig {
   readonly nodeIPs: readonly string[];
   /** Pod CIDRs: traffic from outside them to a service is masqueraded. Empty: masquerade nothing but external traffic. */
   readonly clusterCIDRs: readonly string[];
+  /** Service CIDRs for clusters without the ServiceCIDR API (--service-cidr); merged with ServiceCIDR objects. */
+  readonly serviceCIDRs: readonly string[];
   readonly masqueradeAll: boolean;
   /** The packet mark bit (0..31) that flags a connection for masquerade. */
   readonly masqueradeBit: number;
@@ -22,6 +24,7 @@ export const DEFAULT_CONFIG: ProxyConfig = {
   nodeName: 'localhost',
   nodeIPs: [],
   clusterCIDRs: [],
+  serviceCIDRs: [],
   masqueradeAll: false,
   masqueradeBit: 14,
   nodePortAddresses: [],

@@ -56,13 +56,13 @@ export class Engine {
     @inject(TOKENS.Metrics) private readonly metrics: ProxyMetrics,
     @inject(TOKENS.Logger) private readonly logger: Logger,
   ) {
-    this.tracker = new ChangeTracker({ name: config.nodeName, zone: null });
+    this.tracker = new ChangeTracker({ name: config.nodeName, zone: null }, config.serviceCIDRs);
     this.healthChecks = new HealthCheckPorts(config.nodeName);
     this.health = new HealthState(clock, config.healthzTimeoutMs);
     this.intake = new ObjectIntake(this.tracker, backend.features, backend.name, metrics, logger, (name, node) => this.onNode(name, node),
       (rejection) => this.rejectionListeners.forEach((listener) => listener(rejection)));
     this.drains = new DrainScheduler(clock, config.drainGraceMs);
-    this.state = new DesiredState(this.tracker.state, this.drains);
+    this.state = new DesiredState(this.tracker.state, this.drains, () => this.tracker.serviceCIDRs);
     this.conntrack = backend.usesConntrack ? new ConntrackCleaner(executor) : null;
     this.runner = new SyncRunner(clock, {
       minIntervalMs: config.minSyncPeriodMs,

@@ -8,10 +8,15 @@ export class DesiredState implements ProxyState {
   constructor(
     private readonly selected: ReadonlyMap<ServicePortKey, SelectedServicePort>,
     private readonly drains: DrainScheduler,
+    private readonly ranges: () => readonly string[],
   ) {}
 
   get size(): number {
     return this.selected.size;
+  }
+
+  get serviceCIDRs(): readonly string[] {
+    return this.ranges();
   }
 
   get(key: ServicePortKey): ServicePortState | undefined {

@@ -7,7 +7,7 @@ import type { Source, SourceEvent, SourceHandler } from './source.js';
 const SETTLE_MS = 50;
 
 /**
- * A YAML file of Services, EndpointSlices and Nodes, watched for edits. Each edit yields events for
+ * A YAML file of Services, EndpointSlices, Nodes and ServiceCIDRs, watched for edits. Each edit yields events for
  * exactly the objects that changed. A broken edit (bad YAML, file missing mid-rename) keeps the last
  * good state and says why; the next good edit is diffed against that state.
  */

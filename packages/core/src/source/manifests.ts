@@ -1,18 +1,18 @@
 import { hash } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
-import type { ObjectKind } from './source.js';
+import { isClusterScoped, type ObjectKind } from './source.js';
 
 /** One object of a manifest file, keyed so that edits can be diffed object by object. */
 export interface ManifestObject {
   readonly kind: ObjectKind;
-  /** `namespace/name` (`name` for a Node): what a delete event carries. */
+  /** `namespace/name` (`name` for a Node or ServiceCIDR): what a delete event carries. */
   readonly ref: string;
   readonly object: Record<string, unknown>;
   /** A digest of the object's canonical text, to tell a real edit from a rewrite of the same content. */
   readonly fingerprint: string;
 }
 
-const PROXY_KINDS: ReadonlySet<string> = new Set<ObjectKind>(['Service', 'EndpointSlice', 'Node']);
+const PROXY_KINDS: ReadonlySet<string> = new Set<ObjectKind>(['Service', 'EndpointSlice', 'Node', 'ServiceCIDR']);
 
 /**
  * Reads Kubernetes manifests as kubectl prints them: several YAML documents, or a `List` (also
@@ -95,6 +95,6 @@ function collect(value: unknown, listItemKind: string | undefined, objects: Map<
   const typed = { ...object, kind };
   const metadata = (object.metadata ?? {}) as { name?: unknown; namespace?: unknown };
   const name = String(metadata.name ?? '');
-  const ref = kind === 'Node' ? name : `${typeof metadata.namespace === 'string' ? metadata.namespace : 'default'}/${name}`;
+  const ref = isClusterScoped(kind as ObjectKind) ? name : `${typeof metadata.namespace === 'string' ? metadata.namespace : 'default'}/${name}`;
   objects.set(`${kind}:${ref}`, { kind: kind as ObjectKind, ref, object: typed, fingerprint: hash('sha1', JSON.stringify(typed)) });
 }

@@ -2,11 +2,16 @@
 
 import type { Rejection } from '../tracker/intake.js';
 
-export type ObjectKind = 'Service' | 'EndpointSlice' | 'Node';
+export type ObjectKind = 'Service' | 'EndpointSlice' | 'Node' | 'ServiceCIDR';
+
+/** Kinds without a namespace: their refs are just their names. */
+export function isClusterScoped(kind: ObjectKind): boolean {
+  return kind === 'Node' || kind === 'ServiceCIDR';
+}
 
 export type SourceEvent =
   | { readonly action: 'upsert'; readonly kind: ObjectKind; readonly object: unknown }
-  /** `ref` is `namespace/name` (just `name` for a Node). */
+  /** `ref` is `namespace/name` (just `name` for cluster-scoped kinds: Node, ServiceCIDR). */
   | { readonly action: 'delete'; readonly kind: ObjectKind; readonly ref: string };
 
 export type SourceHandler = (events: readonly SourceEvent[]) => void;

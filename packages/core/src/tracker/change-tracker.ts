@@ -1,7 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ServiceName, ServicePortKey } from '../model/service-port.js';
+import type { ValidServiceCIDR } from '../validation/service-cidr.js';
 import type { ValidEndpointSlice, ValidNode, ValidService } from '../validation/validate.js';
 import type { NodeLocation } from './endpoint-selection.js';
+import { ServiceCIDRs } from './service-cidrs.js';
 import { buildServicePorts, type SelectedServicePort } from './service-port-builder.js';
 
 /** What changed for one service port between two syncs; `undefined` means absent. */
@@ -40,9 +42,14 @@ export class ChangeTracker {
   private readonly synced = new Map<ServicePortKey, SelectedServicePort>();
   private readonly portsByService = new Map<ServiceName, readonly ServicePortKey[]>();
   private node: NodeLocation;
+  private readonly ranges: ServiceCIDRs;
+  private syncedRanges: readonly string[];
 
-  constructor(node: NodeLocation) {
+  /** `serviceCIDRs`: the ranges configured by flag, merged with those of ServiceCIDR objects. */
+  constructor(node: NodeLocation, serviceCIDRs: readonly string[] = []) {
     this.node = node;
+    this.ranges = new ServiceCIDRs(serviceCIDRs);
+    this.syncedRanges = this.ranges.current;
   }
 
   upsertService(service: ValidService): void {
@@ -83,6 +90,14 @@ export class ChangeTracker {
     for (const name of this.services.keys()) this.markPending(name).endpointsChanged = true;
   }
 
+  upsertServiceCIDR(object: ValidServiceCIDR): void {
+    this.ranges.upsert(object);
+  }
+
+  deleteServiceCIDR(name: string): void {
+    this.ranges.delete(name);
+  }
+
   get pendingServiceChanges(): number {
     return count(this.pending.values(), (pending) => pending.serviceChanged);
   }
@@ -92,7 +107,7 @@ export class ChangeTracker {
   }
 
   get hasPending(): boolean {
-    return this.pending.size > 0 || this.requeued.size > 0;
+    return this.pending.size > 0 || this.requeued.size > 0 || !isDeepStrictEqual(this.ranges.current, this.syncedRanges);
   }
 
   /** The selected state of every port as of the last `take()`. */
@@ -100,8 +115,14 @@ export class ChangeTracker {
     return this.synced;
   }
 
+  /** The service CIDRs as of the last `take()`. */
+  get serviceCIDRs(): readonly string[] {
+    return this.syncedRanges;
+  }
+
   /** Rebuilds the pending Services and returns the ports that really changed. */
   take(): TrackedChanges {
+    this.syncedRanges = this.ranges.current;
     const ports = new Map<ServicePortKey, PortChange>();
     const triggerTimes: number[] = [];
     for (const [key, previous] of this.requeued) ports.set(key, { previous, current: this.synced.get(key) });

@@ -5,7 +5,7 @@ import { FEATURES, endpointAddress } from '../../src/index.js';
 export class RecordingBackend implements DataplaneBackend {
   readonly name = 'recording';
   readonly description = 'records syncs for tests';
-  readonly syncs: { full: boolean; changed: string[]; endpoints: Record<string, string[]>; draining: Record<string, string[]> }[] = [];
+  readonly syncs: { full: boolean; changed: string[]; endpoints: Record<string, string[]>; draining: Record<string, string[]>; serviceCIDRs: readonly string[] }[] = [];
   failNext = 0;
   connections = new Map<string, number>();
 
@@ -24,7 +24,7 @@ export class RecordingBackend implements DataplaneBackend {
       endpoints[state.servicePort.key] = state.internalEndpoints.map(endpointAddress);
       if (state.draining.length > 0) draining[state.servicePort.key] = state.draining.map(endpointAddress);
     }
-    this.syncs.push({ full: request.full, changed: [...request.changed].sort(), endpoints, draining });
+    this.syncs.push({ full: request.full, changed: [...request.changed].sort(), endpoints, draining, serviceCIDRs: request.state.serviceCIDRs });
   }
 
   async activeConnections(endpoints: readonly Endpoint[]): Promise<ReadonlyMap<string, number>> {

@@ -1,7 +1,7 @@
-import { CoreV1Api, DiscoveryV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, DiscoveryV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Rejection } from '../../tracker/intake.js';
-import type { ObjectKind, Source, SourceEvent, SourceHandler } from '../source.js';
+import { isClusterScoped, type ObjectKind, type Source, type SourceEvent, type SourceHandler } from '../source.js';
 import { apiClient, loadKubeConfig, type ClusterOptions } from './cluster-client.js';
 import { ProxyWatch } from './proxy-watch.js';
 import { HEADLESS_LABEL, SERVICE_PROXY_NAME_LABEL, type ProxyObject } from './proxy-view.js';
@@ -40,6 +40,7 @@ export class KubernetesSource implements Source {
     const limiter = new RequestLimiter(options.qps, options.burst);
     const core = apiClient(kubeConfig, CoreV1Api, limiter);
     const discovery = apiClient(kubeConfig, DiscoveryV1Api, limiter);
+    const networking = apiClient(kubeConfig, NetworkingV1Api, limiter);
     // kube-proxy's server-side filters: with no proxy name of our own, every labelled Service is another proxy's.
     const notOtherProxies = options.serviceProxyName === '' ? `!${SERVICE_PROXY_NAME_LABEL}` : undefined;
     const sliceSelector = [`!${HEADLESS_LABEL}`, notOtherProxies].filter(Boolean).join(',');
@@ -63,6 +64,12 @@ export class KubernetesSource implements Source {
         fieldSelector: nodeSelector,
         listPage: (token) => core.listNode({ fieldSelector: nodeSelector, limit: PAGE_SIZE, _continue: token }),
       },
+      {
+        kind: 'ServiceCIDR',
+        path: '/apis/networking.k8s.io/v1/servicecidrs',
+        optional: true,
+        listPage: (token) => networking.listServiceCIDR({ limit: PAGE_SIZE, _continue: token }),
+      },
     ];
     this.informers = specs.map((spec) => new RestartingInformer(spec, new ProxyWatch(kubeConfig, spec.kind, limiter), {
       upsert: (object) => this.upsert(spec.kind, object),
@@ -77,7 +84,7 @@ export class KubernetesSource implements Source {
     const startedAt = Date.now();
     await Promise.all(this.informers.map((informer) => informer.start()));
     this.flush();
-    this.logger.info({ ms: Date.now() - startedAt }, 'initial lists of Services, EndpointSlices and the Node delivered');
+    this.logger.info({ ms: Date.now() - startedAt }, 'initial lists of Services, EndpointSlices, the Node and ServiceCIDRs delivered');
   }
 
   async stop(): Promise<void> {
@@ -94,7 +101,7 @@ export class KubernetesSource implements Source {
 
   private upsert(kind: ObjectKind, object: ProxyObject): void {
     // A Service (or its slices) that moves to another proxy is gone as far as kplane is concerned.
-    if (kind !== 'Node' && !this.handles(object)) this.queue({ action: 'delete', kind, ref: refOf(kind, object) });
+    if (!isClusterScoped(kind) && !this.handles(object)) this.queue({ action: 'delete', kind, ref: refOf(kind, object) });
     else this.queue({ action: 'upsert', kind, object });
   }
 
@@ -121,5 +128,5 @@ export class KubernetesSource implements Source {
 }
 
 function refOf(kind: ObjectKind, object: ProxyObject): string {
-  return kind === 'Node' ? object.metadata.name ?? '' : `${object.metadata.namespace ?? 'default'}/${object.metadata.name ?? ''}`;
+  return isClusterScoped(kind) ? object.metadata.name ?? '' : `${object.metadata.namespace ?? 'default'}/${object.metadata.name ?? ''}`;
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   endpointSliceSchema, nodeSchema, serviceSchema, SERVICE_NAME_LABEL, TRIGGER_TIME_ANNOTATION, ZONE_LABEL,
 } from '../../validation/kubernetes-objects.js';
+import { serviceCIDRSchema } from '../../validation/service-cidr.js';
 import type { ObjectKind } from '../source.js';
 
 /** kube-proxy's filter: a Service labelled with another proxy's name is that proxy's to program. */
@@ -16,8 +17,8 @@ export interface ProxyObject extends KubernetesObject {
   readonly metadata: NonNullable<KubernetesObject['metadata']>;
 }
 
-const SCHEMAS: Record<ObjectKind, z.ZodType> = { Service: serviceSchema, EndpointSlice: endpointSliceSchema, Node: nodeSchema };
-const API_VERSIONS: Record<ObjectKind, string> = { Service: 'v1', EndpointSlice: 'discovery.k8s.io/v1', Node: 'v1' };
+const SCHEMAS: Record<ObjectKind, z.ZodType> = { Service: serviceSchema, EndpointSlice: endpointSliceSchema, Node: nodeSchema, ServiceCIDR: serviceCIDRSchema };
+const API_VERSIONS: Record<ObjectKind, string> = { Service: 'v1', EndpointSlice: 'discovery.k8s.io/v1', Node: 'v1', ServiceCIDR: 'networking.k8s.io/v1' };
 const READ_KEYS: ReadonlySet<string> = new Set([SERVICE_NAME_LABEL, ZONE_LABEL, SERVICE_PROXY_NAME_LABEL, TRIGGER_TIME_ANNOTATION]);
 
 /**

@@ -20,6 +20,12 @@ export interface InformerSpec {
   readonly listPage: (continueToken: string | undefined) => Promise<KubernetesListObject<KubernetesObject>>;
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
+  /**
+   * A collection that older API servers do not serve (ServiceCIDRs before Kubernetes 1.33): a 404
+   * counts as a first, empty list, so start-up does not wait for it, and it is asked again at the
+   * longest backoff in case the cluster is upgraded.
+   */
+  readonly optional?: boolean;
 }
 
 export interface InformerHandlers {
@@ -39,6 +45,8 @@ export class RestartingInformer {
   private retryTimer: NodeJS.Timeout | null = null;
   private delayMs = 0;
   private lastFailureAt = Number.NEGATIVE_INFINITY;
+  /** An optional collection the API server answered 404 for (logged once). */
+  private absent = false;
   private markSynced: () => void = () => {};
   /** Resolves once a first complete list has been delivered. */
   readonly synced: Promise<void>;
@@ -96,12 +104,24 @@ export class RestartingInformer {
 
   private failed(error: unknown): void {
     if (this.stopped) return;
+    if (this.spec.optional && (error as { code?: unknown } | null)?.code === 404) return this.notServed();
     const now = Date.now();
     // After a quiet period the backoff starts over, as client-go's does.
     this.delayMs = now - this.lastFailureAt > 2 * this.backoff.maxMs ? this.backoff.initialMs : Math.min(this.delayMs * 2, this.backoff.maxMs);
     this.lastFailureAt = now;
     const delayMs = Math.round(this.delayMs * (1 + Math.random() / 2));
     this.logger.warn({ kind: this.spec.kind, err: error, retryInMs: delayMs }, 'list/watch failed; the rules stay as they are until it reconnects');
+    this.retry(delayMs);
+  }
+
+  private notServed(): void {
+    if (!this.absent) this.logger.info({ kind: this.spec.kind, path: this.spec.path }, 'the API server does not serve this collection; going on without it');
+    this.absent = true;
+    this.markSynced();
+    this.retry(this.backoff.maxMs);
+  }
+
+  private retry(delayMs: number): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
