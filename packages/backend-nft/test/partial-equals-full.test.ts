@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { SourceEvent } from '@kplane/core';
-import { eps, fakeProxy, remove, svc } from './support.js';
+import { eps, fakeProxy, remove, svc, upsert } from './support.js';
 
 /** A random Service among a few names, with random features. */
 const serviceEvent = fc.record({
@@ -33,8 +33,16 @@ const endpointEvent = fc.record({
 
 const deleteEvent = fc.constantFrom('a', 'b', 'c', 'd').map((name) => remove('Service', `default/${name}`));
 
+/** A ServiceCIDR among two names, of one family or both, or its deletion. */
+const serviceCIDREvent = fc.record({
+  name: fc.constantFrom('primary', 'extra'),
+  cidrs: fc.constantFrom(['10.96.0.0/12'], ['10.96.0.0/16', 'fd00:96::/108'], ['fd00:96::/64'], null),
+}).map(({ name, cidrs }): SourceEvent => (cidrs
+  ? upsert({ apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name }, spec: { cidrs } })
+  : remove('ServiceCIDR', name)));
+
 /** Batches of events, each batch followed by one sync. */
-const history = fc.array(fc.array(fc.oneof(serviceEvent, endpointEvent, deleteEvent), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 8 });
+const history = fc.array(fc.array(fc.oneof(serviceEvent, endpointEvent, deleteEvent, serviceCIDREvent), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 8 });
 
 describe('nft partial syncs', () => {
   it('leave the kernel exactly as a full sync of the final state would (the Fake refusing every invalid step)', async () => {

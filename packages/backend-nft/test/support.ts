@@ -31,7 +31,7 @@ export function upsert(object: Record<string, unknown>): SourceEvent {
   return { action: 'upsert', kind: object.kind as 'Service', object };
 }
 
-export function remove(kind: 'Service' | 'EndpointSlice', ref: string): SourceEvent {
+export function remove(kind: 'Service' | 'EndpointSlice' | 'ServiceCIDR', ref: string): SourceEvent {
   return { action: 'delete', kind, ref };
 }
 

@@ -131,15 +131,15 @@ export interface GenerationLayout {
   readonly chains: readonly ChainLayout[];
 }
 
-/** The sets, maps and fixed chains of one generation of one family's table. */
-export function generationLayout(family: NftFamily, config: ProxyConfig, generation: number): GenerationLayout {
+/** The sets, maps and fixed chains of one generation of one family's table; `serviceCIDRs` of this family. */
+export function generationLayout(family: NftFamily, config: ProxyConfig, generation: number, serviceCIDRs: readonly string[]): GenerationLayout {
   const g = (name: string): string => generationName(name, generation);
   const addr = `${family} daddr`;
   const frontend = `${addr} . meta l4proto . th dport`;
   const slot = 'numgen random mod 1';
   const mark = masqueradeMark(config);
   const markMasquerade = `meta mark set meta mark | ${mark}`;
-  const clusterCIDRs = config.clusterCIDRs.filter((cidr) => ipFamily(cidr.split('/')[0]!) === (family === 'ip' ? 4 : 6));
+  const clusterCIDRs = ofFamily(family, config.clusterCIDRs);
   const podSource = clusterCIDRs.length > 0 ? `${family} saddr { ${clusterCIDRs.join(', ')} }` : null;
   const nodePortMatch = nodePortDestination(family, config);
 
@@ -190,7 +190,7 @@ export function generationLayout(family: NftFamily, config: ProxyConfig, generat
     },
     { name: g(CHAIN.serviceEndpointsCheck), rules: [`${frontend} vmap @${g(SET.noEndpointServices)}`] },
     { name: g(CHAIN.nodePortEndpointsCheck), rules: nodePortMatch ? [`${nodePortMatch} meta l4proto . th dport vmap @${g(SET.noEndpointNodePorts)}`] : [] },
-    { name: g(CHAIN.clusterIPsCheck), rules: [`${addr} @${g(SET.clusterIPs)} goto ${g(CHAIN.reject)}`] },
+    { name: g(CHAIN.clusterIPsCheck), rules: clusterIPsCheckRules(family, generation, serviceCIDRs) },
     { name: g(CHAIN.firewallCheck), rules: [`${frontend} @${g(SET.firewall)} ${frontend} . ${family} saddr != @${g(SET.firewallAllow)} drop`] },
     {
       name: g(CHAIN.masquerading),
@@ -203,6 +203,22 @@ export function generationLayout(family: NftFamily, config: ProxyConfig, generat
     },
   ];
   return { sets, chains };
+}
+
+/**
+ * kube-proxy's cluster-ips-check, run on new connections after DNAT: a destination still a cluster
+ * IP was sent to a port no Service serves there (rejected at once); one still inside a service
+ * CIDR is an address nothing has been allocated (dropped, like traffic to a hole in the network).
+ */
+export function clusterIPsCheckRules(family: NftFamily, generation: number, serviceCIDRs: readonly string[]): string[] {
+  const addr = `${family} daddr`;
+  const reject = `${addr} @${generationName(SET.clusterIPs, generation)} goto ${generationName(CHAIN.reject, generation)}`;
+  return serviceCIDRs.length > 0 ? [reject, `${addr} { ${serviceCIDRs.join(', ')} } drop`] : [reject];
+}
+
+/** The CIDRs (or addresses) of one family's table. */
+export function ofFamily(family: NftFamily, cidrs: readonly string[]): string[] {
+  return cidrs.filter((cidr) => ipFamily(cidr) === (family === 'ip' ? 4 : 6));
 }
 
 /**

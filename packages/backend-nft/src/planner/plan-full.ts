@@ -1,6 +1,6 @@
 import type { ProxyConfig, ProxyState } from '@kplane/core';
 import { NftTransaction, type NftFamily, type NftOperation } from '../nft/transaction.js';
-import { baseChains, generationLayout, generationName, generationOf, pickChainName, pickChainRule, TABLE, TABLE_COMMENT } from './layout.js';
+import { baseChains, generationLayout, generationName, generationOf, ofFamily, pickChainName, pickChainRule, TABLE, TABLE_COMMENT } from './layout.js';
 import { ElementsBySet, parsePick } from './plan-partial.js';
 import { WrittenTable } from './written-table.js';
 
@@ -20,12 +20,13 @@ export function planFull(family: NftFamily, state: ProxyState, config: ProxyConf
   const generation = previous.generation + 1;
   const bySet = new ElementsBySet();
   const next = WrittenTable.build(family, generation, state.values(), (element) => bySet.push(element.set, element));
+  next.serviceCIDRs = ofFamily(family, state.serviceCIDRs);
 
   const setup = new NftTransaction(TABLE);
   setup.add(family, { kind: 'table', comment: TABLE_COMMENT });
   const bases = baseChains(generation);
   for (const base of bases) setup.add(family, { kind: 'chain', name: base.name, base: base.spec });
-  const layout = generationLayout(family, config, generation);
+  const layout = generationLayout(family, config, generation, next.serviceCIDRs);
   for (const set of layout.sets) setup.add(family, { kind: set.kind, name: set.name, spec: set.spec });
   const picks = [...next.pickRefs.keys()].map(parsePick).map((pick) => ({ name: pickChainName(pick, generation), rules: [pickChainRule(family, pick, generation)] }));
   const chains = [...picks, ...layout.chains];
@@ -65,7 +66,7 @@ function oldObjects(previous: WrittenTable, family: NftFamily, config: ProxyConf
     return { chains: [...chains].filter(isGeneration), sets: [...sets].filter(isGeneration), maps: [...maps].filter(isGeneration) };
   }
   if (previous.generation === 0) return { chains: [], sets: [], maps: [] };
-  const layout = generationLayout(family, config, previous.generation);
+  const layout = generationLayout(family, config, previous.generation, previous.serviceCIDRs);
   const picks = [...previous.pickRefs.keys()].map((pick) => pickChainName(parsePick(pick), previous.generation));
   return {
     chains: [...picks, ...layout.chains.map((chain) => chain.name)],

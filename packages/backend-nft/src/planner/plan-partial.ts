@@ -1,17 +1,28 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { ProxyState, ServicePortKey } from '@kplane/core';
 import type { NftElement, NftFamily, NftTransaction } from '../nft/transaction.js';
-import { generationName, pickChainName, pickChainRule, type Pick, type PickKind, type TransportProtocol } from './layout.js';
+import {
+  CHAIN, clusterIPsCheckRules, generationName, ofFamily, pickChainName, pickChainRule, type Pick, type PickKind, type TransportProtocol,
+} from './layout.js';
 import { TableDraft, type WrittenTable } from './written-table.js';
 
 /**
  * Plans a partial sync of one family's table: only the elements, pick chains and affinity objects
- * of the changed service ports, in an order the kernel accepts within one transaction — chains
- * before the verdicts that jump to them, and removals after the last reference is gone.
+ * of the changed service ports (and the cluster-ips-check chain when the service CIDRs changed), in
+ * an order the kernel accepts within one transaction — chains before the verdicts that jump to
+ * them, and removals after the last reference is gone.
  * Returns the draft to commit once the kernel has accepted the transaction.
  */
 export function planPartial(tx: NftTransaction, family: NftFamily, table: WrittenTable, changed: ReadonlySet<ServicePortKey>, state: ProxyState): TableDraft {
   const draft = new TableDraft(table);
   for (const key of changed) draft.replace(key, state.get(key));
+  const serviceCIDRs = ofFamily(family, state.serviceCIDRs);
+  if (!isDeepStrictEqual(serviceCIDRs, table.serviceCIDRs)) {
+    const chain = generationName(CHAIN.clusterIPsCheck, table.generation);
+    tx.flush(family, { kind: 'chain', name: chain });
+    for (const rule of clusterIPsCheckRules(family, table.generation, serviceCIDRs)) tx.add(family, { kind: 'rule', chain, rule });
+    draft.serviceCIDRs = serviceCIDRs;
+  }
 
   const picks = [...draft.touchedPicks].map((pick) => ({ pick, before: table.pickRefs.get(pick) ?? 0, after: draft.pickCount(pick) }));
   const affinity = draft.affinityChanges();

@@ -32,6 +32,8 @@ export class WrittenTable {
   readonly affinitySets = new Map<string, string>();
   /** Generation objects an earlier run left in the kernel (found at start-up), for the first full sync to remove. */
   leftover: TableContents | null = null;
+  /** The service CIDRs of this family that the cluster-ips-check chain drops. */
+  serviceCIDRs: readonly string[] = [];
 
   constructor(readonly family: NftFamily) {}
 
@@ -103,6 +105,8 @@ export class TableDraft {
   private readonly affinityChains = new Map<string, readonly string[] | null>();
   private readonly affinitySets = new Map<string, string | null>();
   readonly touchedPicks = new Set<string>();
+  /** New service CIDRs for the cluster-ips-check chain, when they changed. */
+  serviceCIDRs: readonly string[] | null = null;
 
   constructor(readonly table: WrittenTable) {}
 
@@ -182,6 +186,7 @@ export class TableDraft {
 
   commit(): void {
     const table = this.table;
+    if (this.serviceCIDRs) table.serviceCIDRs = this.serviceCIDRs;
     for (const [key, state] of this.states) {
       if (state) table.states.set(key, state);
       else table.states.delete(key);
