@@ -84,7 +84,8 @@ describe('KubernetesSource recovery', () => {
     const before = backend.syncs.length;
     server.expireWatches();
     await vi.waitFor(() => expect(lists(proxy)).toEqual([2, 2, 2]));
-    await vi.waitFor(() => expect(server.openWatches()).toBe(3));
+    // Services, EndpointSlices, the Node and ServiceCIDRs.
+    await vi.waitFor(() => expect(server.openWatches()).toBe(4));
     expect(backend.syncs.length).toBe(before);
     server.apply(slice('svc-2', 'svc-2-1', [endpoint(2, 5)]));
     await vi.waitFor(() => expect(proxy.lastSync()?.endpoints[key(2)]).toEqual([`${endpoint(2, 5)}:8080`]));

@@ -13,6 +13,7 @@ export const RESOURCES: readonly Resource[] = [
   { name: 'services', group: '', version: 'v1', kind: 'Service', namespaced: true },
   { name: 'endpointslices', group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', namespaced: true },
   { name: 'nodes', group: '', version: 'v1', kind: 'Node', namespaced: false },
+  { name: 'servicecidrs', group: 'networking.k8s.io', version: 'v1', kind: 'ServiceCIDR', namespaced: false },
   { name: 'events', group: 'events.k8s.io', version: 'v1', kind: 'Event', namespaced: true },
 ];
 
