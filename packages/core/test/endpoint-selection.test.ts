@@ -9,7 +9,7 @@ function port(spec: Partial<ServiceSpec> = {}): ServicePort {
 }
 
 function endpoint(ip: string, patch: Partial<Endpoint> = {}): Endpoint {
-  return { ip, family: 4, port: 8080, ready: true, serving: true, terminating: false, nodeName: 'node-b', zone: 'z2', hintZones: null, ...patch };
+  return { ip, family: 4, port: 8080, ready: true, serving: true, terminating: false, nodeName: 'node-b', zone: 'z2', hintZones: null, hintNodes: null, ...patch };
 }
 
 const node = { name: 'node-a', zone: 'z1' };
@@ -51,5 +51,55 @@ describe('selectEndpoints (KEP-1669, traffic policies, topology)', () => {
     expect(ips(selectEndpoints(port({ trafficDistribution: 'PreferClose' }), endpoints, node).internalEndpoints)).toEqual(['10.1.0.1']);
     expect(ips(selectEndpoints(port(), endpoints, node).internalEndpoints)).toEqual(['10.1.0.1', '10.1.0.2']);
     expect(ips(selectEndpoints(port({ trafficDistribution: 'PreferClose' }), endpoints, { name: 'node-a', zone: null }).internalEndpoints)).toHaveLength(2);
+  });
+
+  // KEP-3015, kube-proxy's topologyModeFromHints: node hints first, then zone hints, then every endpoint.
+  it('follows node hints when every ready endpoint has one and one is for this node', () => {
+    const hinted = [
+      endpoint('10.1.0.1', { hintNodes: ['node-a'], hintZones: ['z1'] }),
+      endpoint('10.1.0.2', { hintNodes: ['node-b'], hintZones: ['z1'] }),
+      endpoint('10.1.0.3', { hintNodes: ['node-c'], hintZones: ['z2'] }),
+    ];
+    expect(ips(selectEndpoints(port({ trafficDistribution: 'PreferSameNode' }), hinted, node).internalEndpoints)).toEqual(['10.1.0.1']);
+    expect(ips(selectEndpoints(port(), hinted, { name: 'node-x', zone: 'z1' }).internalEndpoints)).toEqual(['10.1.0.1', '10.1.0.2']);
+    expect(ips(selectEndpoints(port(), hinted, { name: 'node-x', zone: 'z9' }).internalEndpoints)).toEqual(['10.1.0.1', '10.1.0.2', '10.1.0.3']);
+  });
+
+  it('follows node hints on a node without a zone', () => {
+    const hinted = [endpoint('10.1.0.1', { hintNodes: ['node-a'] }), endpoint('10.1.0.2', { hintNodes: ['node-b'] })];
+    expect(ips(selectEndpoints(port(), hinted, { name: 'node-a', zone: null }).internalEndpoints)).toEqual(['10.1.0.1']);
+  });
+
+  it('falls back to zone hints when one ready endpoint lacks a node hint', () => {
+    const hinted = [endpoint('10.1.0.1', { hintNodes: ['node-a'], hintZones: ['z1'] }), endpoint('10.1.0.2', { hintZones: ['z1'] }), endpoint('10.1.0.3', { hintZones: ['z2'] })];
+    expect(ips(selectEndpoints(port(), hinted, node).internalEndpoints)).toEqual(['10.1.0.1', '10.1.0.2']);
+  });
+
+  it('ignores the hints of endpoints that are not ready, and never narrows the terminating fallback', () => {
+    const endpoints = [endpoint('10.1.0.1', { hintNodes: ['node-a'] }), endpoint('10.1.0.2', { ready: false, terminating: true })];
+    expect(ips(selectEndpoints(port(), endpoints, node).internalEndpoints)).toEqual(['10.1.0.1']);
+    const terminating = [endpoint('10.1.0.1', { ready: false, terminating: true, hintNodes: ['node-b'] }), endpoint('10.1.0.2', { ready: false, terminating: true, hintNodes: ['node-a'] })];
+    expect(ips(selectEndpoints(port(), terminating, node).internalEndpoints)).toEqual(['10.1.0.1', '10.1.0.2']);
+  });
+
+  it('applies topology to Cluster traffic only, never to a Local policy', () => {
+    const hinted = [endpoint('10.1.0.1', { nodeName: 'node-a', hintNodes: ['node-b'] }), endpoint('10.1.0.2', { hintNodes: ['node-a'] })];
+    const selection = selectEndpoints(port({ type: 'NodePort', externalTrafficPolicy: 'Local' }), hinted, node);
+    expect(ips(selection.internalEndpoints)).toEqual(['10.1.0.2']);
+    expect(ips(selection.externalEndpoints)).toEqual(['10.1.0.1']);
+  });
+
+  it('without hints, writes the ones an EndpointSlice controller would for PreferSameNode: this node, else this zone, else all', () => {
+    const sameNode = port({ trafficDistribution: 'PreferSameNode' });
+    const spread = [endpoint('10.1.0.1', { nodeName: 'node-a', zone: 'z1' }), endpoint('10.1.0.2', { nodeName: 'node-b', zone: 'z1' }), endpoint('10.1.0.3', { nodeName: 'node-c', zone: 'z2' })];
+    expect(ips(selectEndpoints(sameNode, spread, node).internalEndpoints)).toEqual(['10.1.0.1']);
+    expect(ips(selectEndpoints(sameNode, spread.slice(1), node).internalEndpoints)).toEqual(['10.1.0.2']);
+    expect(ips(selectEndpoints(sameNode, spread.slice(2), node).internalEndpoints)).toEqual(['10.1.0.3']);
+    expect(ips(selectEndpoints(port({ trafficDistribution: 'PreferSameZone' }), spread, node).internalEndpoints)).toEqual(['10.1.0.1', '10.1.0.2']);
+  });
+
+  it('without hints, narrows to this zone only when every ready endpoint has a zone (the controller writes none otherwise)', () => {
+    const endpoints = [endpoint('10.1.0.1', { zone: 'z1' }), endpoint('10.1.0.2', { zone: null })];
+    expect(ips(selectEndpoints(port({ trafficDistribution: 'PreferSameZone' }), endpoints, node).internalEndpoints)).toEqual(['10.1.0.1', '10.1.0.2']);
   });
 });

@@ -3,7 +3,7 @@ import { HealthCheckPorts } from '../src/engine/health-check-ports.js';
 import type { Endpoint, ServicePortState } from '../src/model/service-port.js';
 
 const endpoint = (ip: string, nodeName: string, ready = true): Endpoint =>
-  ({ ip, family: 4, port: 8080, ready, serving: true, terminating: false, nodeName, zone: null, hintZones: null });
+  ({ ip, family: 4, port: 8080, ready, serving: true, terminating: false, nodeName, zone: null, hintZones: null, hintNodes: null });
 
 /** The fields HealthCheckPorts reads of a port's state. */
 function state(service: string, healthCheckNodePort: number | null, endpoints: Endpoint[]): ServicePortState {

@@ -3,6 +3,8 @@
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 export type IPFamily = 4 | 6;
 export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+/** spec.trafficDistribution as kube-proxy reads it (PreferClose is the old name of PreferSameZone). */
+export type TrafficDistribution = 'PreferSameZone' | 'PreferSameNode';
 
 /** `namespace/name` of a Service (or of the Service an EndpointSlice belongs to). */
 export type ServiceName = string;
@@ -35,8 +37,8 @@ export interface ServicePort {
   readonly externalTrafficLocal: boolean;
   readonly internalTrafficLocal: boolean;
   readonly healthCheckNodePort: number | null;
-  /** trafficDistribution: PreferClose. */
-  readonly preferClose: boolean;
+  /** Used only where the EndpointSlices carry no hints (no EndpointSlice controller, e.g. a file source). */
+  readonly trafficDistribution: TrafficDistribution | null;
 }
 
 /** One backend address of a service port, merged from the Service's EndpointSlices. */
@@ -49,8 +51,10 @@ export interface Endpoint {
   readonly terminating: boolean;
   readonly nodeName: string | null;
   readonly zone: string | null;
-  /** Zones from `hints.forZones`, or null when the endpoint carries no hints. */
+  /** Zones from `hints.forZones`, or null when the endpoint carries none. */
   readonly hintZones: readonly string[] | null;
+  /** Nodes from `hints.forNodes` (PreferSameNode), or null when the endpoint carries none. */
+  readonly hintNodes: readonly string[] | null;
 }
 
 /** Everything a backend programs for one service port: the frontends and the endpoints chosen by core. */

@@ -1,4 +1,4 @@
-import type { Endpoint, ServicePort } from '../model/service-port.js';
+import type { Endpoint, ServicePort, TrafficDistribution } from '../model/service-port.js';
 
 /** Where this node stands, for traffic policies and topology. */
 export interface NodeLocation {
@@ -14,10 +14,11 @@ export interface EndpointSelection {
 /**
  * Chooses the endpoints that take new connections, once for every backend (KEP-1669, kube-proxy's
  * CategorizeEndpoints): ready endpoints; serving+terminating ones only when no endpoint is ready;
- * Local traffic policies keep this node's endpoints; topology hints (or PreferClose) keep this zone's.
+ * Local traffic policies keep this node's endpoints; topology hints narrow the Cluster ones.
  */
 export function selectEndpoints(port: ServicePort, endpoints: readonly Endpoint[], node: NodeLocation): EndpointSelection {
-  const cluster = usable(endpoints.filter(topologyFilter(port, endpoints, node)), endpoints);
+  const available = topologyFilter(port, endpoints, node);
+  const cluster = usable(available ? endpoints.filter(available) : endpoints, endpoints);
   const local = usable(endpoints.filter((endpoint) => endpoint.nodeName === node.name));
   return {
     internalEndpoints: port.internalTrafficLocal ? local : cluster,
@@ -31,16 +32,39 @@ function usable(candidates: readonly Endpoint[], fallback: readonly Endpoint[] =
   return ready.length > 0 ? ready : fallback.filter((endpoint) => endpoint.serving && endpoint.terminating);
 }
 
-function topologyFilter(port: ServicePort, endpoints: readonly Endpoint[], node: NodeLocation): (endpoint: Endpoint) => boolean {
-  const zone = node.zone;
-  const everyone = (): boolean => true;
-  if (zone === null) return everyone;
+interface HintReader {
+  nodes(endpoint: Endpoint): readonly string[] | null;
+  zones(endpoint: Endpoint): readonly string[] | null;
+}
+
+const DECLARED_HINTS: HintReader = { nodes: (endpoint) => endpoint.hintNodes, zones: (endpoint) => endpoint.hintZones };
+
+/**
+ * kube-proxy's topologyModeFromHints (KEP-3015): this node's endpoints when every ready endpoint has
+ * a node hint and one is for this node; else this zone's when every ready endpoint has a zone hint
+ * and one is for this zone; else no narrowing (null).
+ */
+function topologyFilter(port: ServicePort, endpoints: readonly Endpoint[], node: NodeLocation): ((endpoint: Endpoint) => boolean) | null {
   const ready = endpoints.filter((endpoint) => endpoint.ready);
-  // Hints are used only when every ready endpoint carries them and one is meant for this zone.
-  if (ready.length > 0 && ready.every((endpoint) => endpoint.hintZones !== null)) {
-    return ready.some((endpoint) => endpoint.hintZones!.includes(zone)) ? (endpoint) => endpoint.hintZones?.includes(zone) ?? false : everyone;
-  }
-  // PreferClose without hints (no EndpointSlice controller, e.g. a file source): same-zone endpoints when there are any.
-  if (port.preferClose && ready.some((endpoint) => endpoint.zone === zone)) return (endpoint) => endpoint.zone === zone;
-  return everyone;
+  const declared = ready.some((endpoint) => endpoint.hintNodes !== null || endpoint.hintZones !== null);
+  const hints = declared ? DECLARED_HINTS : controllerHints(port.trafficDistribution);
+  if (ready.length === 0 || hints === null) return null;
+  const forNode = (endpoint: Endpoint): boolean => hints.nodes(endpoint)?.includes(node.name) ?? false;
+  if (ready.every((endpoint) => hints.nodes(endpoint) !== null) && ready.some(forNode)) return forNode;
+  const zone = node.zone;
+  const forZone = (endpoint: Endpoint): boolean => zone !== null && (hints.zones(endpoint)?.includes(zone) ?? false);
+  if (ready.every((endpoint) => hints.zones(endpoint) !== null) && ready.some(forZone)) return forZone;
+  return null;
+}
+
+/**
+ * Where no EndpointSlice controller wrote hints (a file source), the ones it would write for the
+ * Service's trafficDistribution: each endpoint's own zone, and for PreferSameNode its own node too.
+ */
+function controllerHints(distribution: TrafficDistribution | null): HintReader | null {
+  if (distribution === null) return null;
+  return {
+    nodes: (endpoint) => (distribution === 'PreferSameNode' && endpoint.nodeName ? [endpoint.nodeName] : null),
+    zones: (endpoint) => (endpoint.zone ? [endpoint.zone] : null),
+  };
 }

@@ -31,8 +31,8 @@ function mergeEndpoints(servicePort: ServicePort, slices: readonly ValidEndpoint
     const slicePort = slice.ports.find((port) => port.name === servicePort.portName && port.protocol === servicePort.protocol);
     if (!slicePort) continue;
     for (const sliceEndpoint of slice.endpoints) {
-      const { ip, ready, serving, terminating, nodeName, zone, hintZones } = sliceEndpoint;
-      const endpoint: Endpoint = { ip, family: slice.family, port: slicePort.port, ready, serving, terminating, nodeName, zone, hintZones };
+      const { ip, ready, serving, terminating, nodeName, zone, hintZones, hintNodes } = sliceEndpoint;
+      const endpoint: Endpoint = { ip, family: slice.family, port: slicePort.port, ready, serving, terminating, nodeName, zone, hintZones, hintNodes };
       const address = `${ip}|${slicePort.port}`;
       const known = byAddress.get(address);
       if (!known || (!known.ready && endpoint.ready)) byAddress.set(address, endpoint);

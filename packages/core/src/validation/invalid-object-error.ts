@@ -18,3 +18,10 @@ export type Validated<T> = { readonly ok: true; readonly value: T } | { readonly
 export function fieldPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), '');
 }
+
+/** Thrown by the converters for rules a schema cannot express; turned into an InvalidObjectError by the caller. */
+export class FieldError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(message);
+  }
+}

@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { dnsLabel, dnsSubdomain, ianaServiceName, labelValue, list, portNumber, protocol, serviceName } from './fields.js';
+import { dnsLabel, dnsSubdomain, ianaServiceName, list, portNumber, PROTOCOLS } from './fields.js';
 
 /**
  * The parts of core/v1 Service, discovery.k8s.io/v1 EndpointSlice and core/v1 Node that a proxy
- * reads: their shape, names, ports and enums. Addresses are checked (and made canonical) by the
- * converters in validate.ts, which know the field each came from.
+ * reads: their shape first. A port or an endpoint has a schema of its own, checked one by one, so
+ * that a bad one is left out alone. Addresses and the rules that tie fields together are checked
+ * by the converters in validate.ts (and, for manifests, create-rules.ts).
  */
 
 const metadata = z.object({
@@ -19,58 +20,78 @@ export const TRIGGER_TIME_ANNOTATION = 'endpoints.kubernetes.io/last-change-trig
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 export const AUTOSCALER_DELETE_TAINT = 'ToBeDeletedByClusterAutoscaler';
 
-const servicePort = z.object({
-  name: dnsLabel.nullish(),
-  protocol,
+/** The API server defaults an empty or absent protocol (and type, and affinity) before it validates. */
+const defaulted = <const T extends readonly string[]>(values: T) => z.enum(['', ...values] as ['', ...T]).nullish();
+
+export const servicePortSchema = z.object({
+  name: z.union([z.literal(''), dnsLabel]).nullish(),
+  protocol: defaulted(PROTOCOLS),
   port: portNumber,
-  targetPort: z.union([portNumber, ianaServiceName]).nullish(),
-  nodePort: portNumber.nullish(),
+  // 0 and '' mean "the same as port", like an absent targetPort.
+  targetPort: z.union([z.literal(0), z.literal(''), portNumber, ianaServiceName]).nullish(),
+  // 0 means "none": unallocated, or a LoadBalancer with allocateLoadBalancerNodePorts: false.
+  nodePort: z.union([z.literal(0), portNumber]).nullish(),
+  appProtocol: z.string().nullish(),
 });
 
 export const serviceSchema = z.object({
   kind: z.literal('Service'),
-  metadata: metadata.extend({ name: serviceName }),
+  // The name's rule depends on where the object comes from (validate.ts).
+  metadata: metadata.extend({ name: z.string() }),
   spec: z.object({
-    type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']).default('ClusterIP'),
+    type: defaulted(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']),
     clusterIP: z.string().nullish(),
     clusterIPs: list(z.string()),
-    ports: list(servicePort),
+    ipFamilies: list(z.string()),
+    ipFamilyPolicy: z.string().nullish(),
+    ports: list(z.unknown()),
     externalIPs: list(z.string()),
+    externalName: z.string().nullish(),
     loadBalancerSourceRanges: list(z.string()),
-    sessionAffinity: z.enum(['None', 'ClientIP']).default('None'),
+    allocateLoadBalancerNodePorts: z.boolean().nullish(),
+    sessionAffinity: defaulted(['None', 'ClientIP']),
     sessionAffinityConfig: z.object({
-      clientIP: z.object({ timeoutSeconds: z.number().int().min(1).max(86400, 'must be 1..86400').nullish() }).nullish(),
+      clientIP: z.object({ timeoutSeconds: z.number().int().nullish() }).nullish(),
     }).nullish(),
-    externalTrafficPolicy: z.enum(['Cluster', 'Local', 'Global']).nullish(),
+    externalTrafficPolicy: defaulted(['Cluster', 'Local']),
     internalTrafficPolicy: z.enum(['Cluster', 'Local']).nullish(),
-    healthCheckNodePort: portNumber.nullish(),
-    trafficDistribution: z.string().max(63).nullish(),
+    healthCheckNodePort: z.number().int().nullish(),
+    trafficDistribution: z.string().nullish(),
   }),
   status: z.object({
     loadBalancer: z.object({
-      ingress: list(z.object({ ip: z.string().nullish(), hostname: z.string().nullish(), ipMode: z.enum(['VIP', 'Proxy']).nullish() })),
+      ingress: list(z.object({ ip: z.string().nullish(), hostname: z.string().nullish(), ipMode: z.string().nullish() })),
     }).nullish(),
   }).nullish(),
 });
 
+const hintNames = list(z.object({ name: z.string() }));
+
+export const endpointSchema = z.object({
+  addresses: z.array(z.string()),
+  conditions: z.object({ ready: z.boolean().nullish(), serving: z.boolean().nullish(), terminating: z.boolean().nullish() }).nullish(),
+  nodeName: dnsSubdomain.nullish(),
+  // The API server does not check zones; kplane only compares them.
+  zone: z.string().nullish(),
+  hostname: z.string().nullish(),
+  hints: z.object({ forZones: hintNames, forNodes: hintNames }).nullish(),
+});
+
+export const slicePortSchema = z.object({
+  name: z.union([z.literal(''), dnsLabel]).nullish(),
+  // Defaulted to TCP only when absent: an empty protocol is refused.
+  protocol: z.enum(PROTOCOLS).nullish(),
+  // The API server leaves port numbers unchecked; a proxy can only program 1..65535 (null: "all ports", unused).
+  port: portNumber.nullish(),
+  appProtocol: z.string().nullish(),
+});
+
 export const endpointSliceSchema = z.object({
   kind: z.literal('EndpointSlice'),
-  metadata: metadata.extend({
-    labels: z.record(z.string(), z.string()).refine((labels) => SERVICE_NAME_LABEL in labels, `must carry the ${SERVICE_NAME_LABEL} label`),
-  }),
+  metadata,
   addressType: z.enum(['IPv4', 'IPv6', 'FQDN']),
-  endpoints: list(z.object({
-    addresses: z.array(z.string()).min(1, 'needs at least one address').max(100),
-    conditions: z.object({ ready: z.boolean().nullish(), serving: z.boolean().nullish(), terminating: z.boolean().nullish() }).nullish(),
-    nodeName: dnsSubdomain.nullish(),
-    zone: labelValue.nullish(),
-    hints: z.object({ forZones: list(z.object({ name: labelValue })) }).nullish(),
-  })),
-  ports: list(z.object({
-    name: z.union([z.literal(''), dnsLabel]).nullish(),
-    protocol,
-    port: portNumber.nullish(),
-  })),
+  endpoints: list(z.unknown()),
+  ports: list(z.unknown()),
 });
 
 export const nodeSchema = z.object({
@@ -83,5 +104,8 @@ export const nodeSchema = z.object({
 });
 
 export type ServiceObject = z.infer<typeof serviceSchema>;
+export type ServicePortObject = z.infer<typeof servicePortSchema>;
 export type EndpointSliceObject = z.infer<typeof endpointSliceSchema>;
+export type EndpointObject = z.infer<typeof endpointSchema>;
+export type SlicePortObject = z.infer<typeof slicePortSchema>;
 export type NodeObject = z.infer<typeof nodeSchema>;

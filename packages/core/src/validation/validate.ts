@@ -1,12 +1,25 @@
 import type { z } from 'zod';
 import { canonicalCIDR, canonicalIP, ipFamily } from '../model/ip.js';
 import { kernelId } from '../model/kernel-id.js';
-import type { Endpoint, IPFamily, Protocol, ServiceName, ServicePort, ServiceType } from '../model/service-port.js';
-import { fieldPath, InvalidObjectError, type Validated } from './invalid-object-error.js';
+import type { Endpoint, IPFamily, Protocol, ServiceName, ServicePort, ServiceType, TrafficDistribution } from '../model/service-port.js';
+import { serviceCreateViolation, sliceCreateViolation } from './create-rules.js';
+import { dns1035Label, dnsLabel, labelValue } from './fields.js';
+import { fieldPath, FieldError, InvalidObjectError, type Validated } from './invalid-object-error.js';
 import {
-  endpointSliceSchema, nodeSchema, serviceSchema, AUTOSCALER_DELETE_TAINT, SERVICE_NAME_LABEL, TRIGGER_TIME_ANNOTATION, ZONE_LABEL,
+  endpointSchema, endpointSliceSchema, nodeSchema, servicePortSchema, serviceSchema, slicePortSchema,
+  AUTOSCALER_DELETE_TAINT, SERVICE_NAME_LABEL, TRIGGER_TIME_ANNOTATION, ZONE_LABEL,
   type EndpointSliceObject, type ServiceObject,
 } from './kubernetes-objects.js';
+import { specialAddressReason } from './special-addresses.js';
+
+/**
+ * Where an object comes from decides how much is checked:
+ * - 'api-server': stored by an API server, which validated it (perhaps a newer or older one than
+ *   kplane knows): only what cannot be programmed safely is refused, never a rule of style;
+ * - 'manifest': a file nobody validated: it is held to the API server's create-time rules as well
+ *   (create-rules.ts), so a manifest kplane takes is one a cluster would take.
+ */
+export type ObjectOrigin = 'api-server' | 'manifest';
 
 /** A part of an object that cannot be programmed safely: skipped alone, the rest of the object is kept. */
 export interface SkippedPart {
@@ -36,6 +49,7 @@ export interface SlicePort {
 export interface ValidEndpointSlice {
   /** `namespace/sliceName`. */
   readonly key: string;
+  /** `namespace/<kubernetes.io/service-name label>`; a slice without the label names no Service (`namespace/`). */
   readonly service: ServiceName;
   /** null for FQDN slices, which a proxy ignores. */
   readonly family: IPFamily | null;
@@ -43,7 +57,7 @@ export interface ValidEndpointSlice {
   readonly ports: readonly SlicePort[];
   /** `endpoints.kubernetes.io/last-change-trigger-time` in ms, for the network programming latency metric. */
   readonly triggerTime: number | null;
-  /** Endpoints left out because their address cannot be programmed safely. */
+  /** Endpoints and ports left out because they cannot be programmed safely. */
   readonly skipped: readonly SkippedPart[];
 }
 
@@ -55,12 +69,18 @@ export interface ValidNode {
   readonly eligible: boolean;
 }
 
-export function validateService(raw: unknown): Validated<ValidService> {
-  return parse('Service', raw, serviceSchema, toService);
+export function validateService(raw: unknown, origin: ObjectOrigin = 'api-server'): Validated<ValidService> {
+  return parse('Service', raw, serviceSchema, (service) => {
+    if (origin === 'manifest') throwIf(serviceCreateViolation(service));
+    return toService(service, origin);
+  });
 }
 
-export function validateEndpointSlice(raw: unknown): Validated<ValidEndpointSlice> {
-  return parse('EndpointSlice', raw, endpointSliceSchema, toEndpointSlice);
+export function validateEndpointSlice(raw: unknown, origin: ObjectOrigin = 'api-server'): Validated<ValidEndpointSlice> {
+  return parse('EndpointSlice', raw, endpointSliceSchema, (slice) => {
+    if (origin === 'manifest') throwIf(sliceCreateViolation(slice));
+    return toEndpointSlice(slice);
+  });
 }
 
 export function validateNode(raw: unknown): Validated<ValidNode> {
@@ -75,11 +95,8 @@ export function validateNode(raw: unknown): Validated<ValidNode> {
   }));
 }
 
-/** Thrown by the converters below for rules a schema cannot express; turned into a rejection by `parse`. */
-class FieldError extends Error {
-  constructor(readonly field: string, message: string) {
-    super(message);
-  }
+function throwIf(violation: FieldError | null): void {
+  if (violation) throw violation;
 }
 
 function parse<S extends z.ZodType, T>(kind: string, raw: unknown, schema: S, convert: (object: z.infer<S>) => T): Validated<T> {
@@ -96,6 +113,14 @@ function parse<S extends z.ZodType, T>(kind: string, raw: unknown, schema: S, co
   }
 }
 
+/** One element of a list checked on its own: its value, or the skipped part that says why it is left out. */
+function parsePart<S extends z.ZodType>(schema: S, raw: unknown, field: string): { value: z.infer<S> } | { skipped: SkippedPart } {
+  const result = schema.safeParse(raw);
+  if (result.success) return { value: result.data };
+  const issue = result.error.issues[0]!;
+  return { skipped: { field: [field, fieldPath(issue.path)].filter(Boolean).join('.'), detail: issue.message } };
+}
+
 /** Best-effort `namespace/name` for error messages, before the object is known to be valid. */
 export function objectRef(raw: unknown): string {
   const metadata = (raw as { metadata?: { name?: unknown; namespace?: unknown } } | null)?.metadata;
@@ -104,12 +129,25 @@ export function objectRef(raw: unknown): string {
   return `${namespace}/${name}`;
 }
 
-function toService(object: ServiceObject): ValidService {
+/** The API server's own defaults, applied before anything is read. */
+export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
+const MAX_AFFINITY_TIMEOUT_SECONDS = 86400;
+
+function toService(object: ServiceObject, origin: ObjectOrigin): ValidService {
   const { spec } = object;
+  // Manifests follow today's rule (DNS-1035); an API server may have stored a DNS-1123 label (RelaxedServiceNameValidation).
+  const nameRule = origin === 'manifest' ? dns1035Label : dnsLabel;
+  const nameCheck = nameRule.safeParse(object.metadata.name);
+  if (!nameCheck.success) throw new FieldError('metadata.name', nameCheck.error.issues[0]!.message);
   const name = `${object.metadata.namespace}/${object.metadata.name}`;
+  const type: ServiceType | 'ExternalName' = spec.type || 'ClusterIP';
   const listed = spec.clusterIPs?.length ? spec.clusterIPs : null;
   const declared = listed ?? (spec.clusterIP ? [spec.clusterIP] : []);
-  if (spec.type === 'ExternalName' || declared.includes('None')) return { name, ports: [], skipped: [] };
+  if (type === 'ExternalName') return { name, ports: [], skipped: [] };
+  if (declared[0] === 'None') {
+    if (declared.length > 1) throw new FieldError('spec.clusterIPs', '"None" must be the first and only value');
+    return { name, ports: [], skipped: [] };
+  }
   if (declared.length === 0) throw new FieldError('spec.clusterIP', 'required (or "None" for a headless Service)');
   const clusterIPs = declared.map((ip, index) => address(ip, listed ? `spec.clusterIPs[${index}]` : 'spec.clusterIP'));
   if (spec.clusterIP && listed && spec.clusterIP !== listed[0]) {
@@ -118,56 +156,85 @@ function toService(object: ServiceObject): ValidService {
   if (clusterIPs.length > 2 || new Set(clusterIPs.map((ip) => ipFamily(ip))).size !== clusterIPs.length) {
     throw new FieldError('spec.clusterIPs', 'at most one IP per family');
   }
-  const specPorts = spec.ports ?? [];
-  if (specPorts.length > 1) {
-    const names = new Set<string>();
-    specPorts.forEach((port, index) => {
-      if (!port.name) throw new FieldError(`spec.ports[${index}].name`, 'required when the Service has several ports');
-      if (names.has(port.name)) throw new FieldError(`spec.ports[${index}].name`, `duplicate port name "${port.name}"`);
-      names.add(port.name);
-    });
-  }
-  const type: ServiceType = spec.type;
-  const externalIPs = spec.externalIPs?.length ? spec.externalIPs.map((ip, index) => address(ip, `spec.externalIPs[${index}]`)) : NONE;
+  const externalIPs = spec.externalIPs?.length ? spec.externalIPs.map((ip, index) => nonSpecialAddress(ip, `spec.externalIPs[${index}]`)) : NONE;
   const loadBalancerSourceRanges = !spec.loadBalancerSourceRanges?.length ? NONE : spec.loadBalancerSourceRanges.map((text, index) => {
+    // Space-padded values are allowed (a leftover of the annotation this field replaced).
     const cidr = canonicalCIDR(text.trim());
     if (cidr === null) throw new FieldError(`spec.loadBalancerSourceRanges[${index}]`, `invalid CIDR ${JSON.stringify(text)}`);
     return cidr;
   });
-  const affinityTimeoutSeconds = spec.sessionAffinity === 'ClientIP'
-    ? spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800
-    : null;
+  const affinityTimeoutSeconds = spec.sessionAffinity === 'ClientIP' ? affinityTimeout(spec.sessionAffinityConfig?.clientIP?.timeoutSeconds) : null;
   const externalTrafficLocal = spec.externalTrafficPolicy === 'Local';
   const loadBalancerIPs = type === 'LoadBalancer'
     ? (object.status?.loadBalancer?.ingress ?? []).flatMap((ingress, index) =>
       ingress.ip && ingress.ipMode !== 'Proxy' ? [address(ingress.ip, `status.loadBalancer.ingress[${index}].ip`)] : [])
     : NONE;
-  const ports = specPorts.map((port, index): ServicePort => {
-    if (type !== 'ClusterIP' && !port.nodePort) throw new FieldError(`spec.ports[${index}].nodePort`, `required for type ${type}`);
+  const healthCheckNodePort = type === 'LoadBalancer' && externalTrafficLocal ? healthPort(spec.healthCheckNodePort) : null;
+  const common = {
+    service: name, type, clusterIPs, externalIPs, loadBalancerIPs, loadBalancerSourceRanges, affinityTimeoutSeconds, externalTrafficLocal,
+    internalTrafficLocal: spec.internalTrafficPolicy === 'Local', healthCheckNodePort, trafficDistribution: trafficDistribution(spec.trafficDistribution),
+  };
+
+  const specPorts = spec.ports ?? [];
+  const skipped: SkippedPart[] = [];
+  const ports: ServicePort[] = [];
+  const taken = new Set<string>();
+  specPorts.forEach((raw, index) => {
+    const field = `spec.ports[${index}]`;
+    const parsed = parsePart(servicePortSchema, raw, field);
+    if ('skipped' in parsed) return skipped.push(parsed.skipped);
+    const port = parsed.value;
     const portName = port.name ?? '';
-    const key = `${name}:${portName || port.port}/${port.protocol}`;
-    return {
+    const protocol: Protocol = port.protocol || 'TCP';
+    // Each of these would make two ports claim one name, one address and port, or one node port.
+    const conflict = specPorts.length > 1 && !portName ? [`${field}.name`, 'required when the Service has several ports']
+      : claim(taken, `name ${portName}`) ? [`${field}.name`, `duplicate port name "${portName}"`]
+        : claim(taken, `port ${port.port}/${protocol}`) ? [field, `duplicate port ${port.port}/${protocol}`]
+          : type !== 'ClusterIP' && port.nodePort && claim(taken, `nodePort ${port.nodePort}/${protocol}`) ? [`${field}.nodePort`, `duplicate node port ${port.nodePort}/${protocol}`]
+            : null;
+    if (conflict) return skipped.push({ field: conflict[0]!, detail: conflict[1]! });
+    const key = `${name}:${portName || port.port}/${protocol}`;
+    ports.push({
+      ...common,
       key,
       id: kernelId(key),
-      service: name,
       portName,
-      protocol: port.protocol,
-      type,
+      protocol,
       port: port.port,
-      targetPort: port.targetPort ?? port.port,
-      clusterIPs,
-      nodePort: type === 'ClusterIP' ? null : port.nodePort!,
-      externalIPs,
-      loadBalancerIPs,
-      loadBalancerSourceRanges,
-      affinityTimeoutSeconds,
-      externalTrafficLocal,
-      internalTrafficLocal: spec.internalTrafficPolicy === 'Local',
-      healthCheckNodePort: type === 'LoadBalancer' && externalTrafficLocal ? spec.healthCheckNodePort ?? null : null,
-      preferClose: spec.trafficDistribution === 'PreferClose' || spec.trafficDistribution === 'PreferSameZone',
-    };
+      targetPort: port.targetPort || port.port,
+      // A LoadBalancer with allocateLoadBalancerNodePorts: false has none; a ClusterIP Service never uses one.
+      nodePort: type === 'ClusterIP' ? null : port.nodePort || null,
+    });
   });
-  return { name, ports, skipped: [] };
+  return { name, ports, skipped };
+}
+
+/** Adds `what` to `taken`; true when it was there already. */
+function claim(taken: Set<string>, what: string): boolean {
+  if (taken.has(what)) return true;
+  taken.add(what);
+  return false;
+}
+
+function affinityTimeout(seconds: number | null | undefined): number {
+  if (seconds == null) return DEFAULT_AFFINITY_TIMEOUT_SECONDS;
+  if (seconds < 1 || seconds > MAX_AFFINITY_TIMEOUT_SECONDS) {
+    throw new FieldError('spec.sessionAffinityConfig.clientIP.timeoutSeconds', `must be 1..${MAX_AFFINITY_TIMEOUT_SECONDS}`);
+  }
+  return seconds;
+}
+
+/** Absent until the API server allocates it; a port number once it has. */
+function healthPort(port: number | null | undefined): number | null {
+  if (!port) return null;
+  if (port > 65535 || port < 1) throw new FieldError('spec.healthCheckNodePort', 'must be 1..65535');
+  return port;
+}
+
+/** kube-proxy's reading: PreferClose is PreferSameZone's old name; a value it does not know means no preference. */
+function trafficDistribution(value: string | null | undefined): TrafficDistribution | null {
+  if (value === 'PreferClose' || value === 'PreferSameZone') return 'PreferSameZone';
+  return value === 'PreferSameNode' ? 'PreferSameNode' : null;
 }
 
 /** Shared by every Service without external IPs, source ranges or load-balancer IPs (most of them). */
@@ -180,29 +247,38 @@ function address(text: string, field: string): string {
   return ip;
 }
 
+/** An address traffic may be sent to or steered from: never this host's own loopback, link-local or unspecified ones. */
+function nonSpecialAddress(text: string, field: string): string {
+  const ip = address(text, field);
+  const special = specialAddressReason(ip);
+  if (special) throw new FieldError(field, `may not be ${special} (${ip})`);
+  return ip;
+}
+
 function toEndpointSlice(object: EndpointSliceObject): ValidEndpointSlice {
   const { namespace } = object.metadata;
-  const serviceLabel = object.metadata.labels[SERVICE_NAME_LABEL]!;
-  if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(serviceLabel) || serviceLabel.length > 63) {
-    throw new FieldError(`metadata.labels["${SERVICE_NAME_LABEL}"]`, 'must name a Service (a DNS-1035 label)');
-  }
+  const serviceLabel = object.metadata.labels?.[SERVICE_NAME_LABEL] ?? '';
+  const labelCheck = labelValue.safeParse(serviceLabel);
+  if (!labelCheck.success) throw new FieldError(`metadata.labels["${SERVICE_NAME_LABEL}"]`, labelCheck.error.issues[0]!.message);
   const family: IPFamily | null = object.addressType === 'IPv4' ? 4 : object.addressType === 'IPv6' ? 6 : null;
-  const endpoints = family === null ? [] : (object.endpoints ?? []).map((endpoint, index): SliceEndpoint => {
-    // A proxy uses only the first address, like kube-proxy: the others are the same Pod.
-    const ip = canonicalIP(endpoint.addresses[0]!);
-    if (ip === null || ipFamily(ip) !== family) {
-      throw new FieldError(`endpoints[${index}].addresses[0]`, `invalid ${object.addressType} address ${JSON.stringify(endpoint.addresses[0])}`);
-    }
-    const terminating = endpoint.conditions?.terminating ?? false;
-    return {
-      ip,
-      ready: (endpoint.conditions?.ready ?? true) && !terminating,
-      serving: endpoint.conditions?.serving ?? true,
-      terminating,
-      nodeName: endpoint.nodeName ?? null,
-      zone: endpoint.zone ?? null,
-      hintZones: endpoint.hints ? (endpoint.hints.forZones ?? []).map((zone) => zone.name) : null,
-    };
+  const skipped: SkippedPart[] = [];
+  const endpoints: SliceEndpoint[] = [];
+  if (family !== null) {
+    (object.endpoints ?? []).forEach((raw, index) => {
+      const endpoint = toSliceEndpoint(raw, `endpoints[${index}]`, family);
+      if ('skipped' in endpoint) skipped.push(endpoint.skipped);
+      else endpoints.push(endpoint.value);
+    });
+  }
+  const ports: SlicePort[] = [];
+  const names = new Set<string>();
+  (object.ports ?? []).forEach((raw, index) => {
+    const parsed = parsePart(slicePortSchema, raw, `ports[${index}]`);
+    if ('skipped' in parsed) return skipped.push(parsed.skipped);
+    const name = parsed.value.name ?? '';
+    if (claim(names, name)) return skipped.push({ field: `ports[${index}].name`, detail: `duplicate port name "${name}"` });
+    // A null port means "all ports", which a Service's EndpointSlices never use.
+    if (parsed.value.port != null) ports.push({ name, protocol: parsed.value.protocol ?? 'TCP', port: parsed.value.port });
   });
   const triggerText = object.metadata.annotations?.[TRIGGER_TIME_ANNOTATION];
   const triggerTime = triggerText ? Date.parse(triggerText) : NaN;
@@ -211,8 +287,41 @@ function toEndpointSlice(object: EndpointSliceObject): ValidEndpointSlice {
     service: `${namespace}/${serviceLabel}`,
     family,
     endpoints,
-    ports: (object.ports ?? []).filter((port) => port.port != null).map((port) => ({ name: port.name ?? '', protocol: port.protocol, port: port.port! })),
+    ports,
     triggerTime: Number.isNaN(triggerTime) ? null : triggerTime,
-    skipped: [],
+    skipped,
   };
+}
+
+function toSliceEndpoint(raw: unknown, field: string, family: IPFamily): { value: SliceEndpoint } | { skipped: SkippedPart } {
+  const parsed = parsePart(endpointSchema, raw, field);
+  if ('skipped' in parsed) return parsed;
+  const endpoint = parsed.value;
+  // A proxy uses only the first address, like kube-proxy: the others are the same Pod.
+  const first = endpoint.addresses[0];
+  if (first === undefined) return { skipped: { field: `${field}.addresses`, detail: 'needs at least one address' } };
+  const ip = canonicalIP(first);
+  if (ip === null || ipFamily(ip) !== family) {
+    return { skipped: { field: `${field}.addresses[0]`, detail: `invalid IPv${family} address ${JSON.stringify(first)}` } };
+  }
+  const special = specialAddressReason(ip);
+  if (special) return { skipped: { field: `${field}.addresses[0]`, detail: `may not be ${special} (${ip})` } };
+  const terminating = endpoint.conditions?.terminating ?? false;
+  return {
+    value: {
+      ip,
+      ready: (endpoint.conditions?.ready ?? true) && !terminating,
+      serving: endpoint.conditions?.serving ?? true,
+      terminating,
+      nodeName: endpoint.nodeName ?? null,
+      zone: endpoint.zone ?? null,
+      hintZones: hintNames(endpoint.hints?.forZones),
+      hintNodes: hintNames(endpoint.hints?.forNodes),
+    },
+  };
+}
+
+/** Hint names; an empty list is no hint at all, as kube-proxy counts them. */
+function hintNames(hints: readonly { readonly name: string }[] | null | undefined): readonly string[] | null {
+  return hints?.length ? hints.map((hint) => hint.name) : null;
 }
