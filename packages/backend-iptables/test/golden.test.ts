@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DryRunExecutor, type Batch, type SourceEvent } from '@kplane/core';
 import { endpointSliceObject, serviceObject } from '@kplane/core/testing';
 import { harness, remove, upsert } from './support/harness.js';
+import { trace } from './support/trace.js';
 
 /** The batches as `kplane plan` prints them: what the golden files hold. */
 function render(batches: readonly Batch[]): string {
@@ -101,5 +102,51 @@ describe('iptables backend: golden restores', () => {
     const test = await started();
     await expect(render(await test.change([endpoints('e', [])]))).toMatchFileSnapshot('golden/partial-no-endpoints.txt');
     expect(await test.change([endpoints('e', [])])).toEqual([]);
+  });
+});
+
+describe('iptables backend: service CIDRs', () => {
+  const serviceCIDR = (cidrs: string[]) => upsert({ apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name: 'kubernetes' }, spec: { cidrs } });
+
+  it('a full sync drops what is left of each family\'s service CIDRs after the trees of service IPs and node ports', async () => {
+    const test = harness({ layout: 'flat' }, { clusterCIDRs: ['10.244.0.0/16'], serviceCIDRs: ['fd00:10:96::/108'] });
+    const batches = await test.start([serviceCIDR(['10.96.0.0/12']), service('a', '10.96.0.10'), endpoints('a', ['10.244.0.1'])]);
+    await expect(render(batches)).toMatchFileSnapshot('golden/full-service-cidrs.txt');
+  });
+
+  it('a changed service CIDR rewrites the entry chain of its family alone', async () => {
+    const test = await started();
+    expect(render(await test.change([serviceCIDR(['10.96.0.0/12'])]))).toBe([
+      '# iptables-nft-restore -w 5 --noflush',
+      '*nat',
+      ':KPLANE-SERVICES - [0:0]',
+      '-A KPLANE-SERVICES -j KPLANE-IPS',
+      '-A KPLANE-SERVICES ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j KPLANE-NODEPORTS',
+      '-A KPLANE-SERVICES -d 10.96.0.0/12 -j KPLANE-DROP',
+      'COMMIT',
+      '',
+    ].join('\n'));
+    expect(await test.change([{ action: 'delete', kind: 'ServiceCIDR', ref: 'kubernetes' }])).toHaveLength(1);
+    expect(test.executor.chains('nft', 4, 'nat').get('KPLANE-SERVICES')).toEqual(['-j KPLANE-IPS', '! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j KPLANE-NODEPORTS']);
+  });
+
+  it('through the tree, an allocated cluster IP reaches its service or is rejected, the rest of the CIDR is dropped', async () => {
+    const test = await started();
+    await test.change([serviceCIDR(['10.96.0.0/12'])]);
+    const verdict = (destination: string, port: number) => trace(test.executor.chains('nft', 4, 'nat'), { destination, protocol: 'tcp', port }).verdict;
+    for (const [, ip] of START) {
+      expect(verdict(ip, 80)).toMatch(/^KPLANE-SVC-/);
+      expect(verdict(ip, 9999)).toBe('KPLANE-REJECT');
+    }
+    for (const ip of ['10.96.0.13', '10.96.200.4', '10.97.0.2', '10.111.255.254']) expect(verdict(ip, 80)).toBe('KPLANE-DROP');
+    expect(verdict('10.112.0.1', 80)).toBeNull();
+  });
+
+  it('a Service added inside a service CIDR rewrites its own chains and its leaf, not the entry', async () => {
+    const test = await started();
+    await test.change([serviceCIDR(['10.96.0.0/12'])]);
+    const text = render(await test.change([service('h', '10.96.0.13'), endpoints('h', ['10.244.9.1'])]));
+    expect(text).toContain('-A KPLANE-IPS');
+    expect(text).not.toContain(':KPLANE-SERVICES');
   });
 });

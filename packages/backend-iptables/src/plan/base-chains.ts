@@ -1,4 +1,4 @@
-import { hostCIDR } from '@kplane/core';
+import { hostCIDR, ipFamily } from '@kplane/core';
 import type { Rules, Table } from '../iptables/transaction.js';
 import { CHAIN, nodePortRoot } from './names.js';
 import { PROTOCOLS, type FamilySettings } from './settings.js';
@@ -21,19 +21,29 @@ function hook(table: Table, chain: string, comment: string, target: string): Hoo
   return { table, chain, rule: `-m comment --comment "${comment}" -j ${target}`, target };
 }
 
-/** kplane's fixed chains of one family (the tree roots are written by the trees). */
-export function baseChains(settings: FamilySettings): Map<Table, Map<string, Rules>> {
-  const { masqueradeMark: masquerade, dropMark: drop, rejectMark: reject } = settings;
+/**
+ * The nat table's entry: the tree of service IPs, then node ports. What is still inside a service
+ * CIDR after both is an address no Service has (every cluster IP ends in its leaf: DNAT or reject),
+ * dropped like kube-proxy's nftables mode does; `serviceCIDRs` are the cluster's, of every family.
+ */
+export function servicesChain(settings: FamilySettings, serviceCIDRs: readonly string[]): Rules {
   const loopback = settings.family === 4 ? '127.0.0.0/8' : '::1/128';
   const nodePortEntry = settings.nodePortAddresses === null
     ? [`! -d ${loopback} -m addrtype --dst-type LOCAL -j ${CHAIN.nodePorts}`]
     : settings.nodePortAddresses.map((ip) => `-d ${hostCIDR(ip)} -j ${CHAIN.nodePorts}`);
+  const unallocated = serviceCIDRs.filter((cidr) => ipFamily(cidr) === settings.family).map((cidr) => `-d ${cidr} -j ${CHAIN.drop}`);
+  return [`-j ${CHAIN.addresses}`, ...nodePortEntry, ...unallocated];
+}
+
+/** kplane's fixed chains of one family (the tree roots are written by the trees). */
+export function baseChains(settings: FamilySettings, serviceCIDRs: readonly string[]): Map<Table, Map<string, Rules>> {
+  const { masqueradeMark: masquerade, dropMark: drop, rejectMark: reject } = settings;
   // Unused (and empty) when cluster-IP traffic is never masqueraded: no --masquerade-all, no --cluster-cidr.
   const clusterMasquerade = settings.masqueradeAll || settings.clusterCIDRs.length > 0
     ? [...(settings.masqueradeAll ? [] : settings.clusterCIDRs.map((cidr) => `-s ${cidr} -j RETURN`)), `-j MARK --or-mark ${masquerade}`]
     : [];
   const nat = new Map<string, Rules>([
-    [CHAIN.services, [`-j ${CHAIN.addresses}`, ...nodePortEntry]],
+    [CHAIN.services, servicesChain(settings, serviceCIDRs)],
     [CHAIN.nodePorts, PROTOCOLS.map((protocol) => `-p ${protocol.toLowerCase()} -j ${nodePortRoot(protocol)}`)],
     [CHAIN.clusterMasquerade, clusterMasquerade],
     // ACCEPT ends the nat table's walk, so nothing after us NATs a connection the filter table will refuse.

@@ -4,7 +4,7 @@ import { RestorePacker } from '../iptables/restore-packer.js';
 import { TABLES, Transaction, type Rules, type Table } from '../iptables/transaction.js';
 import { PrefixTree, type TreeItem, type TreeNode } from '../tree/prefix-tree.js';
 import { addressWidth } from './addresses.js';
-import { HOOKS, baseChains } from './base-chains.js';
+import { HOOKS, baseChains, servicesChain } from './base-chains.js';
 import { CHAIN, nodePortRoot } from './names.js';
 import { EMPTY_PLAN, planPort, type AddressItem, type NodePortItem, type PortPlan } from './port-plan.js';
 import { PROTOCOLS, type FamilySettings } from './settings.js';
@@ -65,7 +65,7 @@ export class FamilyTables {
     if (portLines <= lineBudget && portLines + lineCount(treeChains.map(([, rules]) => rules)) > lineBudget) treeChains = this.buildTrees(plans, fresh);
 
     const packer = new RestorePacker(lineBudget);
-    const base = baseChains(this.settings);
+    const base = baseChains(this.settings, state.serviceCIDRs);
     const dispatch = new Set<string>([CHAIN.nodePorts, CHAIN.services]);
     const desired = new Map(TABLES.map((table) => [table, new Set<string>()]));
     const write = (table: Table, chain: string, rules: Rules) => {
@@ -101,9 +101,11 @@ export class FamilyTables {
     return this.treeChains.flatMap((trees) => [...trees.all()]);
   }
 
-  /** Rewrites only the chains of the changed ports that differ, and the tree chains on their paths. */
+  /** Rewrites only the chains of the changed ports that differ, the tree chains on their paths, and the entry when the service CIDRs changed. */
   planPartial(changed: Iterable<ServicePortKey>, state: ProxyState): PlannedSync {
     const transaction = new Transaction();
+    const entry = servicesChain(this.settings, state.serviceCIDRs);
+    if (this.differs('nat', CHAIN.services, entry)) transaction.writeChain('nat', CHAIN.services, entry);
     for (const key of changed) {
       const before = this.ports.get(key) ?? EMPTY_PLAN;
       const current = state.get(key);
