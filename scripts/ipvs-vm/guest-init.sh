@@ -59,11 +59,12 @@ if [ -f "$C/mounts" ]; then
 fi
 
 # kernel modules for the dataplane (the rest autoload through modprobe); br_netfilter so that, as
-# on a Kubernetes node, bridged pod-to-pod replies pass the node's netfilter hooks (un-NAT)
+# on a Kubernetes node, bridged pod-to-pod replies pass the node's netfilter hooks (un-NAT); sctp for
+# SCTP sockets in the test pods
 PRELOAD="ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh nf_conntrack nf_defrag_ipv4 nf_defrag_ipv6 libcrc32c
  nfnetlink ip_set ip_set_hash_ip ip_set_hash_ipport ip_set_hash_ipportip ip_set_hash_ipportnet
  ip_set_hash_net ip_set_bitmap_port veth dummy nf_nat nf_tables nft_compat nft_chain_nat x_tables
- xt_set xt_mark xt_MASQUERADE xt_conntrack xt_comment xt_addrtype nf_conntrack_netlink bridge br_netfilter"
+ xt_set xt_mark xt_MASQUERADE xt_conntrack xt_comment xt_addrtype nf_conntrack_netlink bridge br_netfilter sctp"
 [ ! -f "$C/preload" ] || PRELOAD="$(cat "$C/preload")"
 # shellcheck disable=SC2086
 modprobe -a $PRELOAD 2>/dev/console || say "warning: some modules failed to load"

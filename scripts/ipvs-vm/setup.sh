@@ -19,8 +19,9 @@ die() { printf '[ipvs-vm setup] ERROR: %s\n' "$*" >&2; exit 1; }
 # Installed on the host: the guest gets copies of these binaries + their libs.
 # The kernel and busybox-static are only downloaded and unpacked into the cache
 # (no host kernel/initramfs changes, no conflict with a dynamic busybox).
+# python3: the SCTP tests' client and servers (Node has no SCTP sockets), run in host mode.
 HOST_PKGS=(qemu-system-x86 ipvsadm ipset iptables nftables conntrack kmod iproute2
-           cpio xz-utils zstd gzip binutils bash coreutils)
+           cpio xz-utils zstd gzip binutils bash coreutils python3)
 
 APT_UPDATED=0
 apt_update_once() {
@@ -210,8 +211,8 @@ for d in net/netfilter net/ipv4/netfilter net/ipv6/netfilter net/bridge fs/9p fs
   [ -d "$KMOD_SRC/kernel/$d" ] || continue
   while read -r k; do want+=("${k#"$KMOD_SRC"/}"); done < <(find "$KMOD_SRC/kernel/$d" -name '*.ko*')
 done
-# inet_diag: `ss -K` (tests reset connections with it)
-for m in net/9p/9pnet.ko net/9p/9pnet_virtio.ko drivers/net/veth.ko drivers/net/dummy.ko drivers/net/macvlan.ko \
+# inet_diag: `ss -K` (tests reset connections with it); sctp: SCTP sockets for the SCTP traffic tests
+for m in net/sctp/sctp.ko net/9p/9pnet.ko net/9p/9pnet_virtio.ko drivers/net/veth.ko drivers/net/dummy.ko drivers/net/macvlan.ko \
          net/ipv4/inet_diag.ko net/ipv4/tcp_diag.ko net/ipv4/udp_diag.ko \
          drivers/net/ipvlan/ipvlan.ko drivers/net/vxlan/vxlan.ko drivers/char/virtio_console.ko lib/libcrc32c.ko \
          crypto/crc32c_generic.ko net/sched/sch_netem.ko net/sched/sch_htb.ko net/sched/cls_u32.ko; do
