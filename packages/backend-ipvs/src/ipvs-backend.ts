@@ -1,18 +1,22 @@
 import {
-  TOKENS, endpointAddress, ensureForwardAccept, inject, injectable,
+  TOKENS, ToolError, endpointAddress, ensureForwardAccept, inject, injectable,
   type DataplaneBackend, type Endpoint, type Executor, type Feature, type IPFamily, type Logger, type ProxyConfig, type ProxyState,
   type ServicePortKey, type SyncRequest,
 } from '@kplane/core';
+import { parseAddressListing } from './address-listing.js';
 import { removeIpvsObjects } from './cleanup.js';
 import { connectionCounts } from './connections.js';
 import { DesiredIndex } from './desired-index.js';
 import { jumpCount, listRules } from './iptables-listing.js';
 import { iptablesTool, JUMPS, kplaneChains, localChain, type Chain, type Jump } from './iptables-rules.js';
 import { listKernel, ownedState, type KernelState } from './kernel-state.js';
+import { DUMMY_INTERFACE } from './names.js';
+import { nodeAddresses } from './node-addresses.js';
 import { applyUpdates, planSync, type Plan } from './planner.js';
 import { portObjects, type PortObjects, type PortSettings } from './port-objects.js';
 import { FAMILIES } from './sets.js';
 import { ipvsSettings } from './settings.js';
+import { IPVS_PROTOCOLS_QUERY, ipvsHasSctp } from './sctp-support.js';
 import { ipvsSysctls, sysctlInput, type SysctlChoice } from './sysctls.js';
 
 /** The running kernel's release (`uname -r`): the IPVS sysctls depend on it. */
@@ -29,14 +33,14 @@ export const KERNEL_RELEASE = Symbol.for('kplane.ipvs.KernelRelease');
 export class IpvsBackend implements DataplaneBackend {
   readonly name = 'ipvs';
   readonly description = 'IPVS virtual services (ipvsadm -R) with batched ipset restore, service addresses on a dummy interface';
-  // No SCTP: the test kernel has no sctp module, so it is untested; core refuses SCTP Services clearly.
+  // init() takes SCTP out when the kernel's IPVS cannot balance it (core holds this very set, and then skips SCTP ports).
   readonly features = new Set<Feature>([
-    'TCP', 'UDP', 'IPv4', 'IPv6', 'NodePort', 'ExternalIP', 'LoadBalancerIP', 'LoadBalancerSourceRanges',
+    'TCP', 'UDP', 'SCTP', 'IPv4', 'IPv6', 'NodePort', 'ExternalIP', 'LoadBalancerIP', 'LoadBalancerSourceRanges',
     'SessionAffinity', 'ExternalTrafficPolicyLocal', 'InternalTrafficPolicyLocal',
   ]);
   readonly usesConntrack = true;
   readonly optionKeys = ['scheduler'];
-  private readonly settings: PortSettings;
+  private settings: PortSettings;
   private readonly sysctls: readonly SysctlChoice[];
   private readonly desired = new DesiredIndex();
   /** What the last successful sync left in the kernel; null until a full sync has listed it (or after a failure). */
@@ -57,10 +61,35 @@ export class IpvsBackend implements DataplaneBackend {
       await this.executor.read({ tool: 'ipvsadm', args: ['-L', '-n'] }).catch((error: unknown) => {
         throw new Error(`IPVS is not usable on this node (it needs the ip_vs kernel module and ipvsadm): ${error instanceof Error ? error.message : String(error)}`);
       });
+      await this.checkSctp();
+      await this.dropServiceAddresses();
     }
     for (const { key, value, reason } of this.sysctls) {
       this.logger.info({ kernel: this.kernelRelease, sysctl: key, value: value ?? 'left alone', reason }, 'IPVS sysctl chosen by kernel version');
     }
+  }
+
+  private async checkSctp(): Promise<void> {
+    const symbols = await this.executor.read(IPVS_PROTOCOLS_QUERY).catch((error: unknown) => {
+      if (error instanceof ToolError) return '';
+      throw error;
+    });
+    const sctp = ipvsHasSctp(symbols);
+    if (sctp === false) {
+      this.features.delete('SCTP');
+      this.logger.warn({ kernel: this.kernelRelease }, 'IPVS in this kernel has no SCTP (CONFIG_IP_VS_PROTO_SCTP): SCTP service ports are skipped');
+    } else if (sctp === null) {
+      this.logger.info({ kernel: this.kernelRelease }, 'cannot tell from /proc/kallsyms whether IPVS has SCTP: SCTP service ports are programmed');
+    }
+  }
+
+  /** NodePorts never open on the service addresses a previous kplane left on the dummy interface. */
+  private async dropServiceAddresses(): Promise<void> {
+    const listing = parseAddressListing(await this.executor.read({ tool: 'ip', args: ['-o', 'address', 'show'] }));
+    const { kept, dropped } = nodeAddresses(this.settings.nodePortIPs, listing);
+    if (dropped.length === 0) return;
+    this.logger.info({ dropped, interface: DUMMY_INTERFACE }, 'node addresses that only the service-address interface holds do not answer NodePorts');
+    this.settings = { ...this.settings, nodePortIPs: kept };
   }
 
   async sync({ full, changed, state }: SyncRequest): Promise<void> {

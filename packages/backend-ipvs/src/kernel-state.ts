@@ -1,4 +1,5 @@
 import { ToolError, type Executor, type IPFamily } from '@kplane/core';
+import { parseAddressListing } from './address-listing.js';
 import { ownChains, type RuleListing } from './iptables-listing.js';
 import { chainKey } from './iptables-rules.js';
 import { DUMMY_INTERFACE, SET_PREFIX } from './names.js';
@@ -95,10 +96,5 @@ export function parseIpsetSave(text: string): Map<string, string[]> {
 
 /** `ip -o address show dev kplane-ipvs0`: the addresses kplane put there (not the kernel's link-local one). */
 export function parseAddresses(text: string): string[] {
-  const addresses: string[] = [];
-  for (const line of text.split('\n')) {
-    const match = /\binet6? ([0-9a-f.:]+)\/\d+ .*scope (\w+)/.exec(line);
-    if (match && match[2] !== 'link') addresses.push(match[1]!);
-  }
-  return addresses;
+  return parseAddressListing(text).filter(({ scope }) => scope !== 'link').map(({ address }) => address);
 }

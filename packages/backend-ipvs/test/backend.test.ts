@@ -4,7 +4,7 @@ import { DryRunExecutor, ToolError, type Logger } from '@kplane/core';
 import { serviceObject } from '@kplane/core/testing';
 import { IpvsBackend } from '../src/index.js';
 import { ScriptedExecutor } from './support/scripted-executor.js';
-import { CONFIG, endpoints, ipvsProxy, upsert, world } from './support/world.js';
+import { CONFIG, endpoints, ipvsProxy, sctpWorld, upsert, world } from './support/world.js';
 
 const golden = (name: string): string => readFileSync(new URL(`./golden/${name}`, import.meta.url), 'utf8');
 
@@ -23,6 +23,10 @@ async function synced(objects: Record<string, unknown>[] = world(), config = {})
 describe('ipvs backend plans (golden)', () => {
   it('plans a fresh node in full: sysctls, sets swapped in, chains and jumps, virtual services, the dummy and its addresses', async () => {
     expect((await synced()).full).toBe(golden('full-sync.txt'));
+  });
+
+  it('programs an SCTP port like a TCP one: --sctp-service virtual services, sctp: set entries, shortcut rules that match sctp', async () => {
+    expect((await synced(sctpWorld())).full).toBe(golden('sctp-sync.txt'));
   });
 
   it('on an endpoint change writes only that service\'s real servers: new ones before old ones leave, terminating ones drained at weight 0', async () => {
@@ -115,7 +119,19 @@ describe('ipvs backend plans (golden)', () => {
 
 describe('ipvs backend against a kernel that already has kplane\'s objects', () => {
   /** The listings a node shows after `full-sync.txt` was applied, plus a foreign virtual service and set. */
-  function programmedNode(): ScriptedExecutor {
+  const VIPS = ['10.96.0.10', '10.96.0.20', '10.96.0.30', '10.96.0.40', '10.96.0.53', '192.0.2.10', '198.51.100.10', '198.51.100.11', 'fd00:10:96::10'];
+  const DUMMY_ADDRESSES = VIPS.map((ip) => ip.includes(':') ? `9: kplane-ipvs0    inet6 ${ip}/128 scope global nodad \\       valid_lft forever preferred_lft forever`
+    : `9: kplane-ipvs0    inet ${ip}/32 scope global kplane-ipvs0\\       valid_lft forever preferred_lft forever`);
+  /** `ip -o address show` of the node: its own interface, and the dummy with every service address. */
+  const NODE_ADDRESSES = [
+    '1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever',
+    '2: eth0@if3    inet 192.168.50.1/24 brd 192.168.50.255 scope global eth0\\       valid_lft forever preferred_lft forever',
+    '2: eth0@if3    inet6 fd00:50::1/64 scope global nodad \\       valid_lft forever preferred_lft forever',
+    '2: eth0@if3    inet6 fe80::1/64 scope link \\       valid_lft forever preferred_lft forever',
+    ...DUMMY_ADDRESSES,
+  ].join('\n');
+
+  function programmedNode(extra: Record<string, string> = {}): ScriptedExecutor {
     const fullSync = golden('full-sync.txt');
     const services = fullSync.split('# ipvsadm -R\n')[1]!.split('# ip -batch -')[0]!;
     const sets = fullSync.split('\n')
@@ -127,11 +143,11 @@ describe('ipvs backend against a kernel that already has kplane\'s objects', () 
     return new ScriptedExecutor({
       'ipvsadm -S -n': `${services}-A -t 10.99.0.1:80 -s wlc\n`,
       'ipset save': ['create foreign hash:ip family inet', ...sets].join('\n'),
-      'ip -o address show dev kplane-ipvs0': ['10.96.0.10', '10.96.0.20', '10.96.0.30', '10.96.0.40', '10.96.0.53', '192.0.2.10', '198.51.100.10', '198.51.100.11']
-        .map((ip) => `9: kplane-ipvs0    inet ${ip}/32 scope global kplane-ipvs0`).concat('9: kplane-ipvs0    inet6 fd00:10:96::10/128 scope global nodad').join('\n'),
+      'ip -o address show dev kplane-ipvs0': DUMMY_ADDRESSES.join('\n'),
       ...Object.fromEntries(([4, 6] as const).flatMap((family) => (['nat', 'filter'] as const).map((table) => [
         `${family === 4 ? 'iptables' : 'ip6tables'} -w 5 -t ${table} -S`, rules(family, table).join('\n'),
       ]))),
+      ...extra,
     });
   }
 
@@ -160,6 +176,27 @@ describe('ipvs backend against a kernel that already has kplane\'s objects', () 
     expect(ipset).not.toContain('foreign');
   });
 
+  it('after a restart, NodePorts open only on the node\'s own addresses, not on the service addresses detection found on kplane-ipvs0', async () => {
+    // What the CLI detects on such a node: every global address, the dummy's included.
+    const detected = ['192.168.50.1', 'fd00:50::1', ...VIPS];
+    const executor = programmedNode({ 'ipvsadm -L -n': '', 'ip -o address show': NODE_ADDRESSES });
+    const { engine, backend } = ipvsProxy(executor, { nodeIPs: detected });
+    await backend.init();
+    engine.handle(world().map(upsert));
+    expect(await engine.sync()).toBe(true);
+    // The kernel already is as wanted: no NodePort virtual service or set entry on a service address.
+    expect(executor.batches.map((batch) => batch.tool)).toEqual(['sysctl', 'ipset', 'ip']);
+  });
+
+  it('keeps a node address that an external IP also put on kplane-ipvs0', async () => {
+    const executor = programmedNode({ 'ipvsadm -L -n': '', 'ip -o address show': `${NODE_ADDRESSES}\n9: kplane-ipvs0    inet 192.168.50.1/32 scope global kplane-ipvs0` });
+    const { engine, backend } = ipvsProxy(executor);
+    await backend.init();
+    engine.handle(world().map(upsert));
+    expect(await engine.sync()).toBe(true);
+    expect(executor.batches.map((batch) => batch.tool)).toEqual(['sysctl', 'ipset', 'ip']);
+  });
+
   it('cleanup removes exactly kplane\'s objects, found by their marks', async () => {
     const executor = programmedNode();
     const { backend } = ipvsProxy(executor);
@@ -172,6 +209,40 @@ describe('ipvs backend start-up', () => {
   it('says clearly when the kernel has no IPVS', async () => {
     const { backend } = ipvsProxy(new ScriptedExecutor({}));
     await expect(backend.init()).rejects.toThrow(/IPVS is not usable on this node \(it needs the ip_vs kernel module and ipvsadm\)/);
+  });
+
+  /** A node with nothing of kplane's yet, whose kernel shows these IPVS protocol symbols (undefined: grep finds none). */
+  function freshNode(symbols: string | undefined): ScriptedExecutor {
+    return new ScriptedExecutor({
+      'ipvsadm -L -n': '', 'ipvsadm -S -n': '', 'ipset save': '',
+      'ip -o address show': '2: eth0    inet 192.168.50.1/24 brd 192.168.50.255 scope global eth0\\       valid_lft forever preferred_lft forever',
+      ...Object.fromEntries(['iptables', 'ip6tables'].flatMap((tool) => ['nat', 'filter'].map((table) => [`${tool} -w 5 -t ${table} -S`, '']))),
+      ...(symbols !== undefined && { 'grep -o -w -E ip_vs_protocol_(tcp|sctp) /proc/kallsyms': symbols }),
+    });
+  }
+
+  it('skips only the SCTP ports when the kernel\'s IPVS cannot balance SCTP; the TCP port of the same Service is programmed', async () => {
+    const executor = freshNode('ip_vs_protocol_tcp\n');
+    const { engine, backend } = ipvsProxy(executor);
+    await backend.init();
+    expect(backend.features.has('SCTP')).toBe(false);
+    engine.handle(sctpWorld().map(upsert));
+    expect(await engine.sync()).toBe(true);
+    const ipvsadm = executor.batches.find((batch) => batch.tool === 'ipvsadm')!.input;
+    expect(ipvsadm).toContain('-A -t 10.96.0.60:3869 -s rr\n');
+    expect(executor.render()).not.toMatch(/sctp/);
+  });
+
+  it('programs SCTP when the kernel\'s IPVS has its SCTP handler, and when the kernel does not tell', async () => {
+    for (const symbols of ['ip_vs_protocol_tcp\nip_vs_protocol_sctp\n', undefined]) {
+      const executor = freshNode(symbols);
+      const { engine, backend } = ipvsProxy(executor);
+      await backend.init();
+      expect(backend.features.has('SCTP')).toBe(true);
+      engine.handle(sctpWorld().map(upsert));
+      expect(await engine.sync()).toBe(true);
+      expect(executor.batches.find((batch) => batch.tool === 'ipvsadm')!.input).toContain('-A --sctp-service 10.96.0.60:3868 -s rr\n');
+    }
   });
 
   it('logs each sysctl it chose, with the kernel and why', async () => {

@@ -22,7 +22,7 @@ export const upsert = (object: Record<string, unknown>): SourceEvent => ({ actio
 /** Pods on node-a (x.x.1.x) and another node (x.x.2.x). */
 export const POD = { a: ['10.244.1.11', 'fd00:10:244:1::11'], b: ['10.244.1.12', 'fd00:10:244:1::12'], r: ['10.244.2.21', 'fd00:10:244:2::21'] } as const;
 
-export function endpoints(service: string, pods: readonly (keyof typeof POD)[], options: { family?: 4 | 6; port?: number; protocol?: 'TCP' | 'UDP'; terminating?: readonly string[] } = {}) {
+export function endpoints(service: string, pods: readonly (keyof typeof POD)[], options: { family?: 4 | 6; port?: number; protocol?: 'TCP' | 'UDP' | 'SCTP'; terminating?: readonly string[] } = {}) {
   const family = options.family ?? 4;
   return endpointSliceObject(service, {
     name: `${service}-${family}`,
@@ -55,5 +55,25 @@ export function world(): Record<string, unknown>[] {
       ports: [{ name: 'p', port: 80, nodePort: 30081 }],
     }),
     endpoints('edge', ['a', 'r']),
+  ];
+}
+
+/** A signalling LoadBalancer with an SCTP port beside a TCP one (externalTrafficPolicy Local: the shortcut rules match SCTP too). */
+export function sctpWorld(): Record<string, unknown>[] {
+  return [
+    serviceObject('sig', {
+      clusterIPs: ['10.96.0.60', 'fd00:10:96::60'], type: 'LoadBalancer', loadBalancerIPs: ['198.51.100.60'], externalTrafficPolicy: 'Local', healthCheckNodePort: 32160,
+      ports: [{ name: 'sctp', port: 3868, protocol: 'SCTP', nodePort: 30868 }, { name: 'tcp', port: 3869, nodePort: 30869 }],
+    }),
+    endpointSliceObject('sig', {
+      name: 'sig-4',
+      ports: [{ name: 'sctp', port: 3868, protocol: 'SCTP' }, { name: 'tcp', port: 3869 }],
+      endpoints: [{ ip: POD.a[0], nodeName: 'node-a' }, { ip: POD.r[0], nodeName: 'node-b' }],
+    }),
+    endpointSliceObject('sig', {
+      name: 'sig-6', addressType: 'IPv6',
+      ports: [{ name: 'sctp', port: 3868, protocol: 'SCTP' }, { name: 'tcp', port: 3869 }],
+      endpoints: [{ ip: POD.a[1], nodeName: 'node-a' }],
+    }),
   ];
 }
