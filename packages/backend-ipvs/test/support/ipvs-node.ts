@@ -1,10 +1,11 @@
 import { execa, type ResultPromise } from 'execa';
 import { DEFAULT_CONFIG, createLogger, createProxy, systemClock, type Proxy, type ProxyConfig } from '@kplane/core';
-import { SANDBOX_NETWORK, Sandbox } from '@kplane/conformance';
+import { SANDBOX_NETWORK, Sandbox, type ProbeResult } from '@kplane/conformance';
 import { ipvsModule } from '../../src/index.js';
 import { upsert } from './world.js';
 
 const TRAFFIC = new URL('./reuse-traffic.mjs', import.meta.url).pathname;
+const SCTP_TRAFFIC = new URL('./sctp-traffic.py', import.meta.url).pathname;
 
 /**
  * The ipvs backend running for real (system clock, sync loop and drain checks started) on the node
@@ -67,7 +68,7 @@ export class IpvsNode {
     let current: Map<string, { weight: number; active: number; inactive: number }> | undefined;
     for (const line of (await this.sandbox.inNode('ipvsadm', ['-L', '-n'])).split('\n')) {
       const words = line.trim().split(/\s+/);
-      if (words[0] === 'TCP' || words[0] === 'UDP') services.set(`${words[0]} ${words[1]}`, (current = new Map()));
+      if (words[0] === 'TCP' || words[0] === 'UDP' || words[0] === 'SCTP') services.set(`${words[0]} ${words[1]}`, (current = new Map()));
       else if (words[0] === '->' && current && /^\d+$/.test(words[3] ?? '')) current.set(words[1]!, { weight: Number(words[3]), active: Number(words[4]), inactive: Number(words[5]) });
     }
     return services;
@@ -84,7 +85,23 @@ export class IpvsNode {
 
   /** Starts a closing server (see reuse-traffic.mjs) in a pod's namespace. */
   async serveClosing(pod: string, port: number): Promise<void> {
-    const server = execa('ip', ['netns', 'exec', this.sandbox.pod(pod).agent.namespace, process.execPath, TRAFFIC, 'serve', String(port), pod], { reject: false });
+    await this.startServer(pod, [process.execPath, TRAFFIC, 'serve', String(port), pod]);
+  }
+
+  /** Starts an SCTP server (see sctp-traffic.py) in a pod's namespace. */
+  async serveSctp(pod: string, port: number): Promise<void> {
+    await this.startServer(pod, ['python3', SCTP_TRAFFIC, 'serve', String(port), pod]);
+  }
+
+  /** One SCTP association from a namespace of the sandbox (the client pod's by default) to host:port. */
+  async sctp(host: string, port: number, namespace = this.sandbox.client.namespace): Promise<ProbeResult> {
+    const { stdout } = await execa('ip', ['netns', 'exec', namespace, 'python3', SCTP_TRAFFIC, 'probe', host, String(port)]);
+    return JSON.parse(stdout) as ProbeResult;
+  }
+
+  /** A server in a pod's namespace, ready once it printed its first line. */
+  private async startServer(pod: string, command: readonly string[]): Promise<void> {
+    const server = execa('ip', ['netns', 'exec', this.sandbox.pod(pod).agent.namespace, ...command], { reject: false });
     this.servers.push(server);
     await new Promise<void>((resolve, reject) => {
       server.stdout!.once('data', () => resolve());
