@@ -59,6 +59,23 @@ describe('Engine scheduling', () => {
     const errors = await metrics.registry.getSingleMetricAsString('kplane_backend_sync_errors_total');
     expect(errors).toContain('kplane_backend_sync_errors_total{backend="recording"} 3');
   });
+
+  it('runs a new change at once while backing off, so a fixed tool recovers with the next change', async () => {
+    const { clock, backend, engine } = engineHarness({ minSyncPeriodMs: 1000 });
+    engine.handle([web(), webEndpoints(['10.1.0.1'])]);
+    engine.start();
+    await clock.advance(0);
+    backend.failNext = 100;
+    engine.handle([webEndpoints(['10.1.0.2'])]);
+    // Failures at 1, 2, 4, ... 128 s: the backoff's next retry is at 256 s.
+    await clock.advance(200_000);
+    expect(backend.syncs).toHaveLength(1);
+    backend.failNext = 0;
+    engine.handle([webEndpoints(['10.1.0.3'])]);
+    await clock.advance(0);
+    expect(backend.syncs).toHaveLength(2);
+    expect(backend.syncs[1]!.endpoints[KEY]).toEqual(['10.1.0.3:8080']);
+  });
 });
 
 describe('Engine drain', () => {

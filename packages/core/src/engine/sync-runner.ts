@@ -32,11 +32,15 @@ export class SyncRunner {
     private readonly fn: () => Promise<boolean>,
   ) {}
 
-  /** Asks for a run as soon as the minimum interval allows. */
+  /**
+   * Asks for a run as soon as the minimum interval allows, also while backing off after failures:
+   * a new change is a new chance (the tool may be fixed), and the backoff only spaces out retries
+   * that nothing new asked for.
+   */
   request(): void {
     if (this.stopped) return;
     this.requested = true;
-    if (!this.running && this.failures === 0) this.schedule(Math.max(this.clock.now(), this.lastStart + this.options.minIntervalMs));
+    if (!this.running) this.schedule(Math.max(this.clock.now(), this.lastStart + this.options.minIntervalMs));
   }
 
   /** Starts the periodic schedule with one run now. */
