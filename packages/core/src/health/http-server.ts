@@ -11,9 +11,23 @@ export function parseBindAddress(text: string): { host: string; port: number } {
   return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
 }
 
+/**
+ * Bounds for listeners anyone who reaches the node can open (/healthz, healthCheckNodePorts): a
+ * probe is one short request, so a client that holds sockets open or sends headers slowly is cut,
+ * and past `maxConnections` new sockets are closed at once rather than spend the agent's file
+ * descriptors (which its own syncs and manifest reads need).
+ */
+export const LISTENER_LIMITS = { maxConnections: 256, headersTimeoutMs: 5_000, requestTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000 };
+
 /** A small HTTP server for fixed paths; resolves once listening, with the bound port. */
-export async function listen(address: { host: string; port: number }, routes: Record<string, Handler>): Promise<{ server: Server; port: number }> {
-  const server = createServer((request, response) => {
+export async function listen(
+  address: { host: string; port: number },
+  routes: Record<string, Handler>,
+  limits = LISTENER_LIMITS,
+): Promise<{ server: Server; port: number }> {
+  const server = createServer({ headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Node checks the timeouts above only this often (30 s by default).
+    connectionsCheckingInterval: 1_000 }, (request, response) => {
     const path = (request.url ?? '/').split('?')[0]!;
     const handler = routes[path];
     if (!handler) {
@@ -25,6 +39,7 @@ export async function listen(address: { host: string; port: number }, routes: Re
       response.end(`${String(error)}\n`);
     });
   });
+  server.maxConnections = limits.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(address.port, address.host, () => {
