@@ -54,17 +54,25 @@ async function run(tool: string, args: readonly string[], input: string | undefi
   return result.stdout;
 }
 
-/** Records every batch instead of running it. */
+/**
+ * Records every batch instead of running it. Reads answer '' (an empty dataplane), or, given a
+ * real executor, come from the real kernel: `kplane cleanup --dry-run` lists what is there and
+ * records the removals it would send.
+ */
 export class DryRunExecutor implements Executor {
-  readonly live = false;
+  readonly live: boolean;
   readonly batches: Batch[] = [];
+
+  constructor(private readonly reads?: Executor) {
+    this.live = reads?.live ?? false;
+  }
 
   async apply(batch: Batch): Promise<void> {
     this.batches.push(batch);
   }
 
-  async read(): Promise<string> {
-    return '';
+  async read(query: Query): Promise<string> {
+    return this.reads ? this.reads.read(query) : '';
   }
 
   /** The recorded batches as `kplane plan` prints them: each headed by a `# <tool> <args>` line. */

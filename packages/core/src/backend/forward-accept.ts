@@ -9,7 +9,8 @@ import { ToolError } from './executor.js';
  * traffic into FORWARD of each iptables variant whose filter table exists (it never creates one),
  * marked by its comment so that cleanup removes exactly that rule.
  */
-const RULE = ['FORWARD', '-m', 'conntrack', '--ctstate', 'DNAT', '-m', 'comment', '--comment', 'kplane: accept forwarded service traffic', '-j', 'ACCEPT'];
+const COMMENT = 'kplane: accept forwarded service traffic';
+const RULE = ['FORWARD', '-m', 'conntrack', '--ctstate', 'DNAT', '-m', 'comment', '--comment', COMMENT, '-j', 'ACCEPT'];
 
 interface Variant {
   readonly tool: string;
@@ -31,11 +32,21 @@ export async function ensureForwardAccept(executor: Executor): Promise<void> {
   }
 }
 
+/** Deletes every copy of the rule, counted from one listing (a loop until none is left never ends on a dry run, where deletes change nothing). */
 export async function removeForwardAccept(executor: Executor): Promise<void> {
   for (const variant of VARIANTS) {
     if (!(await variant.present(executor))) continue;
-    while (await ruleExists(executor, variant.tool)) await executor.apply({ tool: variant.tool, args: ['-w', '5', '-D', ...RULE], input: '' });
+    const copies = await countCopies(executor, variant.tool);
+    for (let i = 0; i < copies; i++) await executor.apply({ tool: variant.tool, args: ['-w', '5', '-D', ...RULE], input: '' });
   }
+}
+
+async function countCopies(executor: Executor, tool: string): Promise<number> {
+  const listing = await executor.read({ tool, args: ['-w', '5', '-S', 'FORWARD'] }).catch((error: unknown) => {
+    if (error instanceof ToolError) return '';
+    throw error;
+  });
+  return listing.split('\n').filter((line) => line.startsWith('-A FORWARD ') && line.includes(`--comment "${COMMENT}"`)).length;
 }
 
 async function ruleExists(executor: Executor, tool: string): Promise<boolean> {
