@@ -19,6 +19,8 @@ const MAX_ENDPOINTS = 1000;
 const MAX_ADDRESSES = 100;
 const MAX_SLICE_PORTS = 20000;
 const MAX_HINTS = 8;
+const TOPOLOGY_MODE_ANNOTATION = 'service.kubernetes.io/topology-mode';
+const TOPOLOGY_HINTS_ANNOTATION = 'service.kubernetes.io/topology-aware-hints';
 
 export function serviceCreateViolation(service: ServiceObject): FieldError | null {
   const { spec } = service;
@@ -26,6 +28,12 @@ export function serviceCreateViolation(service: ServiceObject): FieldError | nul
   const clusterIPs = spec.clusterIPs ?? [];
   const headless = clusterIPs[0] === 'None' || (!clusterIPs.length && spec.clusterIP === 'None');
   const ports = spec.ports ?? [];
+  const annotations = service.metadata.annotations ?? {};
+  const mode = annotations[TOPOLOGY_MODE_ANNOTATION];
+  const hints = annotations[TOPOLOGY_HINTS_ANNOTATION];
+  if (mode !== undefined && hints !== undefined && mode !== hints) {
+    return new FieldError(`metadata.annotations["${TOPOLOGY_MODE_ANNOTATION}"]`, `must match annotations["${TOPOLOGY_HINTS_ANNOTATION}"] when both are set`);
+  }
   if (type === 'ExternalName') return externalNameViolation(service);
   if (!ports.length && !headless) return new FieldError('spec.ports', 'required');
   if (headless && type !== 'ClusterIP') return new FieldError('spec.clusterIPs[0]', `may not be "None" for ${type} Services`);
@@ -124,6 +132,8 @@ function endpointViolation(endpoint: EndpointFields, addressType: EndpointSliceO
   const address = first(endpoint.addresses, (text, index) => {
     const path = `${field}.addresses[${index}]`;
     if (addressType === 'FQDN') return isFullyQualifiedDomainName(text) ? null : new FieldError(path, 'must be a fully qualified domain name');
+    // The first address is the one a proxy uses: validate.ts leaves out its endpoint alone when it is bad.
+    if (index === 0) return null;
     const ip = canonicalIP(text);
     if (ip === null || `IPv${ipFamily(ip)}` !== addressType) return new FieldError(path, `must be a valid ${addressType} address`);
     const special = specialAddressReason(ip);
