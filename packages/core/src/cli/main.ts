@@ -7,10 +7,11 @@ import { nodePortIPs } from '../config/node-port-ips.js';
 import { DEFAULT_CONFIG } from '../config/proxy-config.js';
 import { startProxyServers } from '../health/proxy-servers.js';
 import { ServiceHealthServer } from '../health/service-health-server.js';
-import { createLogger, type Logger } from '../logging/logger.js';
-import { createProxy } from '../proxy.js';
+import { checkLogLevel, createLogger, type Logger } from '../logging/logger.js';
+import { createProxy, type Proxy } from '../proxy.js';
 import { FileSource } from '../source/file-source.js';
 import type { Source } from '../source/source.js';
+import { checkBackendOptions } from './check-backend-options.js';
 import { addProxyOptions, resolveProxyOptions, type ProxyOptions } from './proxy-options.js';
 
 const program = new Command('kplane')
@@ -28,7 +29,7 @@ program.command('cleanup')
   .description('remove everything kplane wrote to the kernel (all built-in backends, or one)')
   .option('--backend <name>', 'only this built-in backend')
   .option('--log-level <level>', 'log level', 'info')
-  .action(async (options: { backend?: string; logLevel: string }) => cleanup(options.backend, createLogger(options.logLevel)));
+  .action(async (options: { backend?: string; logLevel: string }) => cleanup(options.backend, createLogger(checkLogLevel(options.logLevel, '--log-level'))));
 
 program.command('backends')
   .description('list the built-in backends and the Service features each supports')
@@ -45,6 +46,7 @@ async function createSource(options: ProxyOptions, logger: Logger): Promise<Sour
   const { KubernetesSource } = await import('../source/kubernetes/kubernetes-source.js');
   return new KubernetesSource({
     kubeconfig: options.kubeconfig,
+    kubeconfigSetting: options.kubeconfigSetting,
     qps: options.kubeApiQps,
     burst: options.kubeApiBurst,
     nodeName: options.config.nodeName,
@@ -52,36 +54,49 @@ async function createSource(options: ProxyOptions, logger: Logger): Promise<Sour
   }, logger);
 }
 
-async function run(command: Command): Promise<void> {
-  const logger = createLogger(command.opts().logLevel as string);
+/**
+ * Everything that can be refused, checked before the kernel is touched: the options, the backend's
+ * own options (its constructor reads them), the source and its kubeconfig. Only then may `init()` run.
+ */
+async function prepare(command: Command, executor: Executor): Promise<{ options: ProxyOptions; logger: Logger; proxy: Proxy; source: Source }> {
+  const logger = createLogger();
   const options = resolveProxyOptions(command, logger);
   logger.level = options.logLevel;
-  const proxy = createProxy({ config: options.config, executor: new ExecaExecutor(), logger }, await loadModule(options));
-  const { engine, backend, metrics } = proxy;
-  logger.info({ backend: backend.name, node: options.config.nodeName, nodeIPs: options.config.nodeIPs, source: options.source }, 'starting');
+  const proxy = createProxy({ config: options.config, executor, logger }, await loadModule(options));
+  checkBackendOptions(proxy.backend, options.config, logger);
+  const source = await createSource(options, logger);
+  const reason = options.backendModule ? `--backend-module ${options.backendModule}` : options.backendReason;
+  logger.info({ backend: proxy.backend.name, reason, node: options.config.nodeName, nodeIPs: options.config.nodeIPs, source: options.source }, 'starting');
+  return { options, logger, proxy, source };
+}
+
+async function run(command: Command): Promise<void> {
+  const { options, logger, proxy: { engine, backend, metrics }, source } = await prepare(command, new ExecaExecutor());
+  // Listening from the start: a stop signal while the API server is still unreachable ends the process cleanly.
+  const stopSignal = Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
   await backend.init();
   const servers = await startProxyServers({ metrics: options.metricsBindAddress, healthz: options.healthzBindAddress }, engine.health, metrics);
   const serviceHealth = new ServiceHealthServer(logger, () => engine.health.livez().healthy, nodePortIPs(options.config) ?? undefined);
-  engine.onSynced(() => serviceHealth.update(engine.healthCheckPorts));
-  const source = await createSource(options, logger);
-  engine.onRejected((rejection) => source.reportRejection?.(rejection));
-  await source.start(engine.handle);
-  engine.start();
-  const signal = await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
-  logger.info({ signal: String(signal[0] ?? '') }, 'stopping; the rules stay in place');
-  await source.stop();
-  await engine.stop();
-  await serviceHealth.stop();
-  await servers.stop();
+  // Whatever ends the run, the listeners close: an open server would keep a failed process alive.
+  try {
+    engine.onSynced(() => serviceHealth.update(engine.healthCheckPorts));
+    engine.onRejected((rejection) => source.reportRejection?.(rejection));
+    // Until the first lists arrive, /healthz answers 503 (no sync yet) and the informers retry with backoff.
+    const synced = source.start(engine.handle).then(() => engine.start());
+    const signal = await Promise.race([stopSignal, synced.then(() => stopSignal)]);
+    logger.info({ signal: String(signal[0] ?? '') }, 'stopping; the rules stay in place');
+  } finally {
+    await source.stop();
+    await engine.stop();
+    await serviceHealth.stop();
+    await servers.stop();
+  }
 }
 
 async function plan(command: Command): Promise<void> {
-  const logger = createLogger(command.opts().logLevel as string);
-  const options = resolveProxyOptions(command, logger);
   const executor = new DryRunExecutor();
-  const { engine, backend } = createProxy({ config: options.config, executor, logger }, await loadModule(options));
+  const { proxy: { engine, backend }, source } = await prepare(command, executor);
   await backend.init();
-  const source = await createSource(options, logger);
   await source.start(engine.handle);
   await source.stop();
   if (!(await engine.sync())) throw new Error('the backend refused the plan (see the log above)');
@@ -102,7 +117,9 @@ async function listBackends(): Promise<void> {
   const logger = createLogger('warn');
   for (const name of Object.keys(BUILTIN_BACKENDS)) {
     const { backend } = createProxy({ config: DEFAULT_CONFIG, executor: new DryRunExecutor(), logger }, await loadBuiltinBackend(name));
-    process.stdout.write(`${name.padEnd(10)} ${backend.description}\n${' '.repeat(11)}features: ${[...backend.features].join(', ')}\n`);
+    const indent = ' '.repeat(11);
+    process.stdout.write(`${name.padEnd(10)} ${backend.description}\n${indent}features: ${[...backend.features].join(', ')}\n`);
+    if (backend.optionKeys?.length) process.stdout.write(`${indent}--backend-opt keys: ${backend.optionKeys.join(', ')}\n`);
   }
 }
 

@@ -2,7 +2,8 @@ import { CoreV1Api, DiscoveryV1Api, NetworkingV1Api } from '@kubernetes/client-n
 import type { Logger } from 'pino';
 import type { Rejection } from '../../tracker/intake.js';
 import { isClusterScoped, type ObjectKind, type Source, type SourceEvent, type SourceHandler } from '../source.js';
-import { apiClient, loadKubeConfig, type ClusterOptions } from './cluster-client.js';
+import { loadCheckedKubeConfig } from './checked-kubeconfig.js';
+import { apiClient, type ClusterOptions } from './cluster-client.js';
 import { ProxyWatch } from './proxy-watch.js';
 import { HEADLESS_LABEL, SERVICE_PROXY_NAME_LABEL, type ProxyObject } from './proxy-view.js';
 import { RejectionEvents } from './rejection-events.js';
@@ -10,6 +11,8 @@ import { RequestLimiter } from './request-limiter.js';
 import { DEFAULT_BACKOFF, RestartingInformer, type Backoff, type InformerSpec } from './restarting-informer.js';
 
 export interface KubernetesSourceOptions extends ClusterOptions {
+  /** Where `kubeconfig` came from (`--kubeconfig`, a --config field), for the error that refuses it. */
+  readonly kubeconfigSetting?: string;
   /** This node: its Node object gives the zone (topology) and whether it is being deleted (/healthz). */
   readonly nodeName: string;
   /** Services labelled service.kubernetes.io/service-proxy-name are skipped unless the label names this; '' skips them all, like kube-proxy. */
@@ -36,7 +39,8 @@ export class KubernetesSource implements Source {
   private stopped = false;
 
   constructor(private readonly options: KubernetesSourceOptions, private readonly logger: Logger) {
-    const kubeConfig = loadKubeConfig(options.kubeconfig);
+    // Refused here, before the CLI initialises the backend: a kubeconfig that cannot work is fatal.
+    const kubeConfig = loadCheckedKubeConfig(options.kubeconfig, options.kubeconfigSetting ?? '--kubeconfig');
     const limiter = new RequestLimiter(options.qps, options.burst);
     const core = apiClient(kubeConfig, CoreV1Api, limiter);
     const discovery = apiClient(kubeConfig, DiscoveryV1Api, limiter);
