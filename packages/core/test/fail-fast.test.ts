@@ -1,0 +1,150 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+
+const ROOT = new URL('../../../', import.meta.url).pathname;
+const CLI = [process.execPath, '--conditions=kplane-source', '--import', 'tsx', 'packages/core/src/cli/main.ts'] as const;
+/** Every tool a backend runs, by the name it is looked up as. */
+const TOOLS = [
+  'nft', 'ip', 'ipset', 'ipvsadm', 'conntrack', 'sysctl', 'modprobe', 'tee',
+  ...['iptables', 'ip6tables'].flatMap((tool) => ['', '-nft', '-legacy'].flatMap((variant) => ['', '-save', '-restore'].map((suffix) => `${tool}${variant}${suffix}`))),
+];
+
+/**
+ * A PATH holding only recording shims of the dataplane tools: a kplane run under it cannot touch the
+ * kernel, and `calls` lists every tool it started (a tool outside TOOLS is not found at all).
+ */
+function toolShims(): { env: NodeJS.ProcessEnv; calls: () => string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'kplane-shims-'));
+  const log = join(dir, 'calls.log');
+  for (const tool of TOOLS) writeFileSync(join(dir, tool), `#!/bin/sh\necho "${tool} $*" >> "${log}"\n`, { mode: 0o755 });
+  return {
+    env: { ...process.env, PATH: dir, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' },
+    calls: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []),
+  };
+}
+
+/** The exit of `kplane ARGS`, killed after `limitMs` if it has not ended (a hang must fail the test, not stall it). */
+function kplane(args: readonly string[], env: NodeJS.ProcessEnv, limitMs = 30_000): Promise<{ code: number | null; killed: boolean; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(CLI[0], [...CLI.slice(1), ...args], { cwd: ROOT, env, timeout: limitMs, killSignal: 'SIGKILL' }, (error, _stdout, stderr) => {
+      const failure = error as (Error & { code?: number; killed?: boolean }) | null;
+      resolve({ code: failure ? failure.code ?? null : 0, killed: failure?.killed ?? false, stderr });
+    });
+  });
+}
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'kplane-fail-fast-'));
+}
+
+function kubeconfig(cluster: Record<string, unknown>): string {
+  const file = join(tempDir(), 'kubeconfig');
+  writeFileSync(file, stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
+    clusters: [{ name: 'c', cluster }], users: [{ name: 'u', user: { token: 't' } }], contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+  }));
+  return file;
+}
+
+function file(name: string, text: string): string {
+  const path = join(tempDir(), name);
+  writeFileSync(path, text);
+  return path;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Listening on loopback only; the servers' ports are the kernel's pick. */
+const SERVERS = ['--healthz-bind-address', '127.0.0.1:0', '--metrics-bind-address', '127.0.0.1:0'];
+const MANIFEST = ['--source', `file:${join(ROOT, 'packages/core/test/fixtures/kube-proxy-iptables.yaml')}`];
+
+describe('fatal configuration errors', () => {
+  const cases: [string, () => string[], string][] = [
+    ['a missing kubeconfig', () => ['--kubeconfig', '/nonexistent'], '--kubeconfig /nonexistent: cannot load it (ENOENT'],
+    ['an unreadable kubeconfig (a directory)', () => ['--kubeconfig', tempDir()], ': cannot load it (EISDIR'],
+    ['a placeholder API server', () => ['--kubeconfig', kubeconfig({ server: 'https://x.example.invalid:6443' })], 'server "https://x.example.invalid:6443" is a placeholder'],
+    ['a kubeconfig whose CA file is missing', () => ['--kubeconfig', kubeconfig({ server: 'https://10.0.0.1:6443', 'certificate-authority': '/nonexistent/ca.crt' })], 'certificate-authority /nonexistent/ca.crt: cannot read it (ENOENT'],
+    ['kubeadm\'s ConfigMap on a machine without its kubeconfig', () => ['--config', join(ROOT, 'packages/core/test/fixtures/kubeadm-kube-proxy-configmap.yaml')], 'clientConnection.kubeconfig (--config'],
+    ['an unknown --backend-opt key', () => [...MANIFEST, '--backend-opt', 'transaction-element=5000'], '--backend-opt transaction-element: the nft backend has no such option (it reads: transaction-elements, parallel-transactions)'],
+    ['a bad --backend-opt value', () => [...MANIFEST, '--backend-opt', 'transaction-elements=5'], '--backend-opt transaction-elements=5: expected an integer'],
+    ['a bad log level', () => [...MANIFEST, '--log-level', 'loud'], '--log-level loud: expected one of'],
+    ['a bad --v', () => [...MANIFEST, '--v', 'loud'], '--v loud: expected a klog verbosity'],
+    ['a missing --config', () => [...MANIFEST, '--config', '/nonexistent/config.conf'], '--config /nonexistent/config.conf: cannot read it (ENOENT'],
+    ['a bad --config', () => [...MANIFEST, '--config', file('c.yaml', 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\niptables: { masqueradeBit: 99 }\n')], ': iptables.masqueradeBit: '],
+    ['a bad bind address', () => [...MANIFEST, '--healthz-bind-address', '0.0.0.0'], '--healthz-bind-address: invalid bind address'],
+  ];
+
+  it.each(cases)('%s: exits 1 with one line naming the setting, and no tool ran', { timeout: 60_000 }, async (_, args, message) => {
+    const { env, calls } = toolShims();
+    const result = await kplane(['run', ...SERVERS, ...args()], env);
+    const errorLines = result.stderr.split('\n').filter((line) => line.startsWith('kplane: '));
+    expect({ killed: result.killed, code: result.code, errorLines: errorLines.length }).toEqual({ killed: false, code: 1, errorLines: 1 });
+    expect(errorLines[0]).toContain(message);
+    expect(calls()).toEqual([]);
+  });
+
+  it('the shims do see the tools of a run that gets past its checks', { timeout: 60_000 }, async () => {
+    const { env, calls } = toolShims();
+    const child = spawn(CLI[0], [...CLI.slice(1), 'run', ...SERVERS, ...MANIFEST], { cwd: ROOT, env, stdio: 'ignore' });
+    try {
+      await until(() => calls().length > 0);
+      expect(calls()[0]).toBe('nft --version');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('an API server that stays unreachable', () => {
+  let child: ChildProcess | null = null;
+  afterEach(() => {
+    child?.kill('SIGKILL');
+    child = null;
+  });
+
+  it('is retried with backoff while /healthz answers 503, and a stop signal ends the run cleanly', { timeout: 60_000 }, async () => {
+    const healthz = await freePort();
+    const refused = await freePort();
+    const dir = tempDir();
+    const args = [
+      'run', '--backend-module', './examples/custom-backend', '--backend-opt', `file=${join(dir, 'state.jsonl')}`, '--node-name', 'n1',
+      '--kubeconfig', kubeconfig({ server: `http://127.0.0.1:${refused}`, 'insecure-skip-tls-verify': true }),
+      '--healthz-bind-address', `127.0.0.1:${healthz}`, '--metrics-bind-address', '',
+    ];
+    let stderr = '';
+    const running = spawn(CLI[0], [...CLI.slice(1), ...args], { cwd: ROOT, env: { ...process.env, KUBERNETES_SERVICE_HOST: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    child = running;
+    running.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => running.on('exit', (code) => resolve(code)));
+    const serviceFailures = (): number => stderr.split('\n').filter((line) => line.includes('list/watch failed') && line.includes('"kind":"Service"')).length;
+    // A second failure of the same list is a retry, not a crash.
+    await until(() => serviceFailures() >= 2);
+    expect(await status(`http://127.0.0.1:${healthz}/healthz`)).toBe(503);
+    expect(running.exitCode).toBeNull();
+    running.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stderr).toContain('stopping; the rules stay in place');
+  });
+});
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 100));
+}
+
+function status(url: string): Promise<number> {
+  return new Promise((resolve, reject) => get(url, (response) => {
+    response.resume();
+    resolve(response.statusCode ?? 0);
+  }).on('error', reject));
+}
