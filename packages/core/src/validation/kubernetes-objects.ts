@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { dnsLabel, dnsSubdomain, ianaServiceName, list, portNumber, PROTOCOLS } from './fields.js';
+import { dnsLabel, dnsSubdomain, ianaServiceName, list, portName, portNumber, PROTOCOLS } from './fields.js';
 
 /**
  * The parts of core/v1 Service, discovery.k8s.io/v1 EndpointSlice and core/v1 Node that a proxy
@@ -23,14 +23,15 @@ export const AUTOSCALER_DELETE_TAINT = 'ToBeDeletedByClusterAutoscaler';
 /** The API server defaults an empty or absent protocol (and type, and affinity) before it validates. */
 const defaulted = <const T extends readonly string[]>(values: T) => z.enum(['', ...values] as ['', ...T]).nullish();
 
+// Union members in the order values usually come: a zod union pays for every member that fails first.
 export const servicePortSchema = z.object({
-  name: z.union([z.literal(''), dnsLabel]).nullish(),
+  name: portName.nullish(),
   protocol: defaulted(PROTOCOLS),
   port: portNumber,
   // 0 and '' mean "the same as port", like an absent targetPort.
-  targetPort: z.union([z.literal(0), z.literal(''), portNumber, ianaServiceName]).nullish(),
+  targetPort: z.union([portNumber, ianaServiceName, z.literal(0), z.literal('')]).nullish(),
   // 0 means "none": unallocated, or a LoadBalancer with allocateLoadBalancerNodePorts: false.
-  nodePort: z.union([z.literal(0), portNumber]).nullish(),
+  nodePort: z.union([portNumber, z.literal(0)]).nullish(),
   appProtocol: z.string().nullish(),
 });
 
@@ -78,7 +79,7 @@ export const endpointSchema = z.object({
 });
 
 export const slicePortSchema = z.object({
-  name: z.union([z.literal(''), dnsLabel]).nullish(),
+  name: portName.nullish(),
   // Defaulted to TCP only when absent: an empty protocol is refused.
   protocol: z.enum(PROTOCOLS).nullish(),
   // The API server leaves port numbers unchecked; a proxy can only program 1..65535 (null: "all ports", unused).
