@@ -23,7 +23,8 @@ function toolShims(): { env: NodeJS.ProcessEnv; calls: () => string[] } {
   const log = join(dir, 'calls.log');
   for (const tool of TOOLS) writeFileSync(join(dir, tool), `#!/bin/sh\necho "${tool} $*" >> "${log}"\n`, { mode: 0o755 });
   return {
-    env: { ...process.env, PATH: dir, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' },
+    // No kubeconfig to be found but the one a test names: $HOME holds no .kube.
+    env: { ...process.env, PATH: dir, HOME: dir, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' },
     calls: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []),
   };
 }
@@ -72,6 +73,7 @@ const MANIFEST = ['--source', `file:${join(ROOT, 'packages/core/test/fixtures/ku
 describe('fatal configuration errors', () => {
   const cases: [string, () => string[], string][] = [
     ['a missing kubeconfig', () => ['--kubeconfig', '/nonexistent'], '--kubeconfig /nonexistent: cannot load it (ENOENT'],
+    ['no kubeconfig at all, outside a cluster', () => [], 'the kubeconfig (in-cluster, $KUBECONFIG or ~/.kube/config): none found'],
     ['an unreadable kubeconfig (a directory)', () => ['--kubeconfig', tempDir()], ': cannot load it (EISDIR'],
     ['a placeholder API server', () => ['--kubeconfig', kubeconfig({ server: 'https://x.example.invalid:6443' })], 'server "https://x.example.invalid:6443" is a placeholder'],
     ['a kubeconfig whose CA file is missing', () => ['--kubeconfig', kubeconfig({ server: 'https://10.0.0.1:6443', 'certificate-authority': '/nonexistent/ca.crt' })], 'certificate-authority /nonexistent/ca.crt: cannot read it (ENOENT'],

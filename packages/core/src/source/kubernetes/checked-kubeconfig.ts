@@ -1,4 +1,6 @@
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { loadKubeConfig } from './cluster-client.js';
@@ -8,6 +10,9 @@ import { loadKubeConfig } from './cluster-client.js';
  * A kubeconfig whose server is one of them is a template left unfilled; retrying it forever helps nobody.
  */
 const PLACEHOLDER_HOST = /(^|\.)(invalid|example|example\.com|example\.net|example\.org)$/i;
+
+/** Where client-node finds in-cluster credentials when nothing else is given. */
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 /**
  * The kubeconfig, refused at once when it cannot work: unreadable, no current cluster, a server that is
@@ -19,6 +24,11 @@ export function loadCheckedKubeConfig(path: string | undefined, setting: string)
   const fail = (message: string): never => {
     throw new Error(`${what}: ${message}`);
   };
+  // With nothing to load, client-node would guess http://localhost:8080; kube-proxy refuses (no in-cluster config).
+  if (path === undefined && !process.env.KUBERNETES_SERVICE_HOST && !process.env.KUBECONFIG
+    && !existsSync(join(homedir(), '.kube', 'config')) && !existsSync(SERVICE_ACCOUNT_TOKEN)) {
+    fail('none found: give --kubeconfig, set $KUBECONFIG, or run in a cluster');
+  }
   let kubeConfig: KubeConfig | undefined;
   try {
     kubeConfig = loadKubeConfig(path);
