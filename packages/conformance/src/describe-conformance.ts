@@ -7,9 +7,10 @@ import { endpointScenarios } from './scenarios/endpoints.js';
 import { externalScenarios } from './scenarios/external.js';
 import { lifecycleScenarios } from './scenarios/lifecycle.js';
 import type { Scenario } from './scenarios/scenario.js';
+import { serviceCIDRScenarios } from './scenarios/service-cidr.js';
 
 /** Every scenario, in the order they run (lifecycle last: it restarts the agent and cleans up). */
-export const SCENARIOS: readonly Scenario[] = [...clusterIPScenarios, ...externalScenarios, ...endpointScenarios, ...affinityScenarios, ...lifecycleScenarios];
+export const SCENARIOS: readonly Scenario[] = [...clusterIPScenarios, ...serviceCIDRScenarios, ...externalScenarios, ...endpointScenarios, ...affinityScenarios, ...lifecycleScenarios];
 
 /**
  * Registers the conformance suite for one backend in the calling vitest file. Needs root (it

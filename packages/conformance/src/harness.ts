@@ -1,4 +1,4 @@
-import { DEFAULT_CONFIG, createLogger, createProxy, type ContainerModule, type Proxy, type ProxyConfig, type SourceEvent } from '@kplane/core';
+import { DEFAULT_CONFIG, createLogger, createProxy, isClusterScoped, type ContainerModule, type ObjectKind, type Proxy, type ProxyConfig, type SourceEvent } from '@kplane/core';
 import { rulesetSnapshot } from './sandbox/ruleset-snapshot.js';
 import { SANDBOX_NETWORK, Sandbox } from './sandbox/sandbox.js';
 
@@ -61,7 +61,7 @@ export class ConformanceHarness {
     const wanted = new Map(objects.map((object) => [objectKey(object), object]));
     const events: SourceEvent[] = [];
     for (const [key, object] of this.world) {
-      if (!wanted.has(key)) events.push({ action: 'delete', kind: object.kind as 'Service', ref: key.slice(key.indexOf(' ') + 1) });
+      if (!wanted.has(key)) events.push({ action: 'delete', kind: object.kind as ObjectKind, ref: key.slice(key.indexOf(' ') + 1) });
     }
     for (const [key, object] of wanted) {
       if (JSON.stringify(this.world.get(key)) !== JSON.stringify(object)) events.push(upsert(object));
@@ -92,9 +92,11 @@ export class ConformanceHarness {
   }
 }
 
+/** `Kind ref`, the ref as a delete event carries it (just the name for cluster-scoped kinds). */
 function objectKey(object: Record<string, unknown>): string {
   const metadata = object.metadata as { name: string; namespace?: string };
-  return `${String(object.kind)} ${metadata.namespace ?? 'default'}/${metadata.name}`;
+  const kind = object.kind as ObjectKind;
+  return `${kind} ${isClusterScoped(kind) ? metadata.name : `${metadata.namespace ?? 'default'}/${metadata.name}`}`;
 }
 
 function upsert(object: Record<string, unknown>): SourceEvent {

@@ -14,6 +14,7 @@ export { validateEndpointSlice, validateNode, validateService, type ValidEndpoin
 
 // Sources → tracker → engine.
 export type { ObjectKind, Source, SourceEvent, SourceHandler } from './source/source.js';
+export { isClusterScoped } from './source/source.js';
 export { FileSource } from './source/file-source.js';
 export { parseManifests } from './source/manifests.js';
 export { ChangeTracker, type PortChange, type TrackedChanges } from './tracker/change-tracker.js';
