@@ -17,6 +17,8 @@ export const JUMPS: readonly Jump[] = [
   { table: 'nat', chain: 'POSTROUTING', target: CHAINS.postrouting },
   { table: 'filter', chain: 'INPUT', target: CHAINS.filter },
   { table: 'filter', chain: 'FORWARD', target: CHAINS.forward },
+  { table: 'filter', chain: 'FORWARD', target: CHAINS.serviceCIDRs },
+  { table: 'filter', chain: 'OUTPUT', target: CHAINS.serviceCIDRs },
 ];
 
 /** One of kplane's chains and its rules, written exactly as `iptables -S` prints them, so listings compare equal. */
@@ -50,9 +52,9 @@ type RuleConfig = Pick<ProxyConfig, 'clusterCIDRs' | 'masqueradeAll' | 'masquera
  * externalTrafficPolicy Local frontend through its cluster IP (`local`: the shortcut rules),
  * loadBalancerSourceRanges, rejecting new connections to service addresses on ports no service
  * has, and accepting forwarded replies from endpoints (IPVS's NAT does not mark conntrack entries
- * as DNAT, so core's FORWARD accept rule does not see them).
+ * as DNAT, so core's FORWARD accept rule does not see them); `serviceCIDRs` are the cluster's.
  */
-export function kplaneChains(family: IPFamily, config: RuleConfig, local: readonly string[]): Chain[] {
+export function kplaneChains(family: IPFamily, config: RuleConfig, local: readonly string[], serviceCIDRs: readonly string[]): Chain[] {
   const set = (kind: SetKind): string => setName(kind, family);
   const mark = `0x${(1 << config.masqueradeBit >>> 0).toString(16)}`;
   const cidrs = config.clusterCIDRs.filter((cidr) => ipFamily(cidr) === family);
@@ -93,7 +95,19 @@ export function kplaneChains(family: IPFamily, config: RuleConfig, local: readon
     chain('filter', CHAINS.forward, [
       rule(CHAINS.forward, `-m conntrack --ctstate RELATED,ESTABLISHED --ctdir REPLY -m set --match-set ${set('hairpin')} src,src,src -j ACCEPT`),
     ]),
+    serviceCIDRChain(family, serviceCIDRs),
   ];
+}
+
+/**
+ * kube-proxy's nftables drop of unallocated cluster IPs. Every service address is on the dummy
+ * interface, so IPVS takes its traffic in INPUT (where the filter chain rejects unserved ports);
+ * what is forwarded, or leaves the node, to a service CIDR is for an address no service has.
+ */
+export function serviceCIDRChain(family: IPFamily, serviceCIDRs: readonly string[]): Chain {
+  const rules = serviceCIDRs.filter((cidr) => ipFamily(cidr) === family)
+    .map((cidr) => `-A ${CHAINS.serviceCIDRs} -d ${cidr} -m set ! --match-set ${setName('vip', family)} dst -m conntrack --ctstate NEW -j DROP`);
+  return { family, table: 'filter', name: CHAINS.serviceCIDRs, rules };
 }
 
 /** The shortcut chain of one family: its rules come from the service ports (`localShortcuts`), sorted. */

@@ -8,7 +8,7 @@ import { removeIpvsObjects } from './cleanup.js';
 import { connectionCounts } from './connections.js';
 import { DesiredIndex } from './desired-index.js';
 import { jumpCount, listRules } from './iptables-listing.js';
-import { iptablesTool, JUMPS, kplaneChains, localChain, type Chain, type Jump } from './iptables-rules.js';
+import { iptablesTool, JUMPS, kplaneChains, localChain, serviceCIDRChain, type Chain, type Jump } from './iptables-rules.js';
 import { listKernel, ownedState, type KernelState } from './kernel-state.js';
 import { DUMMY_INTERFACE } from './names.js';
 import { nodeAddresses } from './node-addresses.js';
@@ -129,7 +129,7 @@ export class IpvsBackend implements DataplaneBackend {
       services: [...kernel.services.keys(), ...this.desired.serviceKeys()],
       members: [...kernel.members, ...this.desired.allMembers()],
       vips: [...kernel.vips, ...this.desired.allVips()],
-      chains: FAMILIES.flatMap((family) => kplaneChains(family, this.config, this.desired.shortcutRules(family))),
+      chains: FAMILIES.flatMap((family) => kplaneChains(family, this.config, this.desired.shortcutRules(family), state.serviceCIDRs)),
       missingJumps,
     });
     await this.executor.apply({ tool: 'sysctl', args: ['-p', '-'], input: sysctlInput(this.sysctls) });
@@ -159,7 +159,11 @@ export class IpvsBackend implements DataplaneBackend {
       // The shortcut chain is rebuilt only for a family whose rules this port changed (an endpoint change leaves them alone).
       for (const rule of symmetricDifference(previous?.shortcuts ?? [], next?.shortcuts ?? [])) shortcutFamilies.add(Number(rule[0]) as IPFamily);
     }
-    const chains: Chain[] = [...shortcutFamilies].map((family) => localChain(family, this.desired.shortcutRules(family)));
+    // The service-CIDR chains go along every time: the plan writes one only when its rules differ from the kernel's.
+    const chains: Chain[] = [
+      ...[...shortcutFamilies].map((family) => localChain(family, this.desired.shortcutRules(family))),
+      ...FAMILIES.map((family) => serviceCIDRChain(family, state.serviceCIDRs)),
+    ];
     const plan = planSync(kernel, this.desired, { full: false, services, members, vips, chains, missingJumps: new Map() });
     await this.applyPlan(plan);
     applyUpdates(kernel, plan.updates);

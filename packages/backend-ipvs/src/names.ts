@@ -29,6 +29,8 @@ export const CHAINS = {
   firewall: 'KPLANE-IPVS-FIREWALL',
   /** filter: accepts forwarded replies from endpoints (jumped to from FORWARD). */
   forward: 'KPLANE-IPVS-FORWARD',
+  /** filter: drops new connections to service-CIDR addresses no service has (jumped to from FORWARD and OUTPUT). */
+  serviceCIDRs: 'KPLANE-IPVS-SVC-CIDRS',
 } as const;
 
 /** Comment on the jumps kplane adds to the built-in chains, so cleanup deletes exactly those. */
