@@ -3,19 +3,31 @@ import { DEFAULT_CONFIG, DryRunExecutor, createLogger, createProxy, ContainerMod
 import { KubernetesSource, type KubernetesSourceOptions } from '../../src/kubernetes.js';
 import { endpointSliceObject, serviceObject } from '../../src/testing/index.js';
 import { FakeApiServer, type FakeApiServerOptions, type Verb } from '../support/fake-api-server/index.js';
+import { REAL_APISERVER_ENV, RealApiServer } from '../support/real-api-server.js';
 import { RecordingBackend } from '../support/recording-backend.js';
 
 export const NODE = 'node-a';
 
+/** The API server of a test: the in-repo fake, or a real kube-apiserver when $KPLANE_TEST_APISERVER_KUBECONFIG names one. */
+export type TestApiServer = FakeApiServer | RealApiServer;
+
+export function apiServer(options?: FakeApiServerOptions): Promise<TestApiServer> {
+  const kubeconfig = process.env[REAL_APISERVER_ENV];
+  return kubeconfig ? RealApiServer.start(kubeconfig, options) : FakeApiServer.start(options);
+}
+
 /** A fake API server, a KubernetesSource on it, and an engine (real clock) syncing a recording backend. */
-export async function startProxy(options: {
-  server?: FakeApiServer;
+export async function startProxy<Server extends TestApiServer = TestApiServer>(options: {
+  server?: Server;
   serverOptions?: FakeApiServerOptions;
   source?: Partial<KubernetesSourceOptions>;
   config?: Partial<ProxyConfig>;
   backend?: RecordingBackend;
 } = {}) {
-  const server = options.server ?? await FakeApiServer.start(options.serverOptions);
+  // Without a server of the test's own, Server is TestApiServer.
+  const server = options.server ?? await apiServer(options.serverOptions) as Server;
+  // A real server's writes are asynchronous: what the test wrote before the start must be there.
+  if (server instanceof RealApiServer) await server.settled();
   const backend = options.backend ?? new RecordingBackend();
   const config = { ...DEFAULT_CONFIG, nodeName: NODE, minSyncPeriodMs: 20, ...options.config };
   const logger = createLogger('silent');
@@ -55,8 +67,8 @@ export function proxiesPerTest() {
     await Promise.all(stops.splice(0).map((stop) => stop()));
   });
   return {
-    start: async (options: Parameters<typeof startProxy>[0] = {}) => {
-      const proxy = await startProxy(options);
+    start: async <Server extends TestApiServer = TestApiServer>(options: Parameters<typeof startProxy<Server>>[0] = {}) => {
+      const proxy = await startProxy<Server>(options);
       stops.push(proxy.stop);
       return proxy;
     },
@@ -95,11 +107,13 @@ export function slice(serviceName: string, sliceName: string, ips: readonly stri
  * Fills `server` with `services` ClusterIP Services, each with `slicesPerService` EndpointSlices of
  * `endpointsPerSlice` ready endpoints, plus this node. Returns how many endpoints each Service has.
  */
-export function fillCluster(server: FakeApiServer, services: number, slicesPerService: number, endpointsPerSlice: number): number {
+export function fillCluster(server: TestApiServer, services: number, slicesPerService: number, endpointsPerSlice: number): number {
   server.apply(nodeObject(NODE));
   for (let index = 0; index < services; index++) {
     const name = `svc-${index}`;
-    server.apply(service(name, `10.96.${index >> 8}.${index & 255}`));
+    // From 10.96.0.1: a real API server refuses the range's network address.
+    const address = index + 1;
+    server.apply(service(name, `10.96.${address >> 8}.${address & 255}`));
     for (let sliceIndex = 0; sliceIndex < slicesPerService; sliceIndex++) {
       const ips = Array.from({ length: endpointsPerSlice }, (_, host) => `10.${1 + (index >> 8)}.${index & 255}.${sliceIndex * endpointsPerSlice + host + 1}`);
       server.apply(slice(name, `${name}-${sliceIndex}`, ips));

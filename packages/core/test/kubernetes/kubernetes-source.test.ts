@@ -3,8 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { createLogger, type SourceEvent } from '../../src/index.js';
 import { KubernetesSource } from '../../src/kubernetes.js';
 import { endpointSliceObject, serviceObject } from '../../src/testing/index.js';
-import { FakeApiServer } from '../support/fake-api-server/index.js';
-import { NODE, nodeObject, service, slice, proxiesPerTest } from './harness.js';
+import { NODE, apiServer, nodeObject, service, slice, proxiesPerTest } from './harness.js';
 
 const { start: proxy, alsoStop } = proxiesPerTest();
 
@@ -12,7 +11,7 @@ const WEB = 'default/web:http/TCP';
 
 describe('KubernetesSource', () => {
   it('hands over nothing until Services, EndpointSlices and the Node are all listed; then the first sync has everything', async () => {
-    const server = await FakeApiServer.start();
+    const server = await apiServer();
     server.apply(service('web', '10.96.0.1'));
     server.apply(slice('web', 'web-1', ['10.1.0.1']));
     server.apply(nodeObject(NODE));
@@ -123,7 +122,7 @@ describe('KubernetesSource', () => {
   });
 
   it('keeps only what the proxy reads: no managedFields, targetRefs, Node status or unread annotations', async () => {
-    const server = await FakeApiServer.start();
+    const server = await apiServer();
     alsoStop(() => server.stop());
     const web = service('web', '10.96.0.1');
     Object.assign(web.metadata as object, {
@@ -161,7 +160,7 @@ describe('KubernetesSource', () => {
   });
 
   it('stops for good: a watch still waiting for the rate limit never opens', async () => {
-    const server = await FakeApiServer.start();
+    const server = await apiServer();
     alsoStop(() => server.stop());
     server.apply(nodeObject(NODE));
     // A burst of 3 covers the three lists; each watch then waits 0.5 s for its turn.
@@ -178,14 +177,14 @@ describe('KubernetesSource', () => {
   });
 
   it('authenticates with the token of the kubeconfig, and keeps retrying while the API server refuses it', async () => {
-    const server = await FakeApiServer.start({ token: 'secret' });
+    const server = await apiServer({ token: 'secret' });
     server.apply(nodeObject(NODE));
     server.apply(service('web', '10.96.0.1'));
     const { started, lastSync } = await proxy({ server });
     await started;
     await vi.waitFor(() => expect(lastSync()?.endpoints).toEqual({ [WEB]: [] }));
 
-    const guarded = await FakeApiServer.start({ token: 'secret' });
+    const guarded = await apiServer({ token: 'secret' });
     const kubeconfig = guarded.writeKubeconfig();
     writeFileSync(kubeconfig, readFileSync(kubeconfig, 'utf8').replace('token: secret', 'token: wrong'));
     const refused = await proxy({ server: guarded, source: { kubeconfig } });

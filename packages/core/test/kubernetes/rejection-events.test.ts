@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { FEATURES } from '../../src/index.js';
 import { serviceObject } from '../../src/testing/index.js';
+import { FakeApiServer } from '../support/fake-api-server/index.js';
 import { RecordingBackend } from '../support/recording-backend.js';
 import { NODE, nodeObject, service, proxiesPerTest } from './harness.js';
 
@@ -8,7 +9,7 @@ const { start: proxy } = proxiesPerTest();
 
 describe('Events for rejected objects', () => {
   it('creates a Warning Event on the refused object, once per problem, and programs the others', async () => {
-    const { server, started, lastSync, metrics } = await proxy();
+    const { server, started, lastSync, metrics } = await proxy({ server: await FakeApiServer.start() });
     server.apply(nodeObject(NODE));
     server.apply(service('web', '10.96.0.1'));
     const broken = server.apply(serviceObject('broken', { namespace: 'shop', clusterIPs: ['10.96.0.300'], ports: [{ port: 80 }] }));
@@ -36,7 +37,7 @@ describe('Events for rejected objects', () => {
 
   it('says which feature the backend lacks, and puts Events about the Node in the default namespace', async () => {
     const backend = new RecordingBackend(false, new Set(FEATURES.filter((feature) => feature !== 'SCTP')));
-    const { server, started } = await proxy({ backend });
+    const { server, started } = await proxy({ backend, server: await FakeApiServer.start() });
     server.apply({ ...nodeObject(NODE), spec: { taints: 'not-a-list' } });
     server.apply(serviceObject('signal', { clusterIPs: ['10.96.0.5'], ports: [{ port: 9999, protocol: 'SCTP' }] }));
     await started;

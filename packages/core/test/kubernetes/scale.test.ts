@@ -1,12 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
-import { FakeApiServer } from '../support/fake-api-server/index.js';
-import { fillCluster, proxiesPerTest } from './harness.js';
+import { apiServer, fillCluster, proxiesPerTest } from './harness.js';
 
 const { start: startProxy } = proxiesPerTest();
 
 describe('KubernetesSource at scale', () => {
   it('lists 1,000 Services with 5,000 EndpointSlices in pages and syncs them all in the first sync', { timeout: 60_000 }, async () => {
-    const server = await FakeApiServer.start();
+    const server = await apiServer();
     const endpointsPerService = fillCluster(server, 1000, 5, 2);
     const proxy = await startProxy({ server, source: { qps: 5, burst: 10 } });
     await proxy.started;

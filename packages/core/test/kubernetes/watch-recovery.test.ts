@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { FakeApiServer, type FakeApiServerOptions } from '../support/fake-api-server/index.js';
-import { NODE, nodeObject, service, slice, proxiesPerTest } from './harness.js';
+import { type FakeApiServerOptions } from '../support/fake-api-server/index.js';
+import { NODE, apiServer, nodeObject, service, slice, proxiesPerTest } from './harness.js';
 
 const { start: startProxy } = proxiesPerTest();
 
@@ -10,7 +10,7 @@ const endpoint = (index: number, host = 1) => `10.1.${index}.${host}`;
 
 /** A proxy synced with `count` Services of one endpoint each. */
 async function syncedProxy(count: number, serverOptions: FakeApiServerOptions = {}) {
-  const server = await FakeApiServer.start(serverOptions);
+  const server = await apiServer(serverOptions);
   server.apply(nodeObject(NODE));
   for (let index = 0; index < count; index++) {
     server.apply(service(`svc-${index}`, `10.96.0.${index + 1}`));
