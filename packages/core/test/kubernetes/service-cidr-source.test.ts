@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { FakeApiServer } from '../support/fake-api-server/index.js';
 import { NODE, nodeObject, proxiesPerTest, service } from './harness.js';
 
 const { start: proxy } = proxiesPerTest();
@@ -33,5 +34,24 @@ describe('KubernetesSource: ServiceCIDRs', () => {
     expect(backend.syncs[0]).toMatchObject({ full: true, serviceCIDRs: ['10.96.0.0/12'] });
     expect(Object.keys(backend.syncs[0]!.endpoints)).toEqual(['default/web:http/TCP']);
     expect(requests('list', 'servicecidrs').length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('KubernetesSource: a refused ServiceCIDR', () => {
+  it('gets a Warning Event that names it as the cluster-scoped networking.k8s.io/v1 object it is', async () => {
+    const server = await FakeApiServer.start();
+    const { started, backend } = await proxy({ server });
+    server.apply(nodeObject(NODE));
+    server.apply(serviceCIDR('bad', ['10.96.0.0/12', '10.200.0.0/16']));
+    await started;
+    await vi.waitFor(() => expect(server.objects('Event')).toHaveLength(1));
+    expect(server.objects('Event')[0]).toMatchObject({
+      metadata: { namespace: 'default' },
+      regarding: { kind: 'ServiceCIDR', apiVersion: 'networking.k8s.io/v1', name: 'bad' },
+      reason: 'InvalidObject',
+      note: expect.stringContaining('spec.cidrs'),
+    });
+    expect((server.objects('Event')[0]!.regarding as { namespace?: string }).namespace).toBeUndefined();
+    expect(backend.syncs[0]!.serviceCIDRs).toEqual([]);
   });
 });

@@ -18,7 +18,7 @@ export interface ProxyObject extends KubernetesObject {
 }
 
 const SCHEMAS: Record<ObjectKind, z.ZodType> = { Service: serviceSchema, EndpointSlice: endpointSliceSchema, Node: nodeSchema, ServiceCIDR: serviceCIDRSchema };
-const API_VERSIONS: Record<ObjectKind, string> = { Service: 'v1', EndpointSlice: 'discovery.k8s.io/v1', Node: 'v1', ServiceCIDR: 'networking.k8s.io/v1' };
+export const API_VERSIONS: Record<ObjectKind, string> = { Service: 'v1', EndpointSlice: 'discovery.k8s.io/v1', Node: 'v1', ServiceCIDR: 'networking.k8s.io/v1' };
 const READ_KEYS: ReadonlySet<string> = new Set([SERVICE_NAME_LABEL, ZONE_LABEL, SERVICE_PROXY_NAME_LABEL, TRIGGER_TIME_ANNOTATION]);
 
 /**

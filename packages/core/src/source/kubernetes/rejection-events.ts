@@ -1,7 +1,9 @@
 import { EventsV1Api, type EventsV1Event, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Rejection } from '../../tracker/intake.js';
+import { isClusterScoped, type ObjectKind } from '../source.js';
 import { apiClient } from './cluster-client.js';
+import { API_VERSIONS } from './proxy-view.js';
 import type { RequestLimiter } from './request-limiter.js';
 
 const REPEAT_AFTER_MS = 10 * 60_000;
@@ -45,12 +47,12 @@ export class RejectionEvents {
   private event(kind: string, reason: Rejection['reason'], partial: boolean, message: string, object: unknown, now: number): EventsV1Event {
     const metadata = (object as { metadata?: { name?: unknown; namespace?: unknown; uid?: unknown } } | null)?.metadata ?? {};
     const name = typeof metadata.name === 'string' ? metadata.name : undefined;
-    const namespace = kind === 'Node' ? undefined : typeof metadata.namespace === 'string' ? metadata.namespace : 'default';
+    const namespace = isClusterScoped(kind as ObjectKind) ? undefined : typeof metadata.namespace === 'string' ? metadata.namespace : 'default';
     return {
       // An invalid name is often why the object was refused: then the Event gets a name of its own.
       metadata: { generateName: name && DNS_SUBDOMAIN.test(name) && name.length < 200 ? `${name}.` : 'kplane-rejected.', namespace: namespace ?? 'default' },
       regarding: {
-        apiVersion: kind === 'EndpointSlice' ? 'discovery.k8s.io/v1' : 'v1',
+        apiVersion: API_VERSIONS[kind as ObjectKind],
         kind,
         name,
         namespace,
