@@ -24,9 +24,9 @@ describe('KubernetesSource: ServiceCIDRs', () => {
     await vi.waitFor(() => expect(lastSync()?.serviceCIDRs).toEqual(['10.200.0.0/16', 'fd00:10:96::/108']));
   });
 
-  it('starts on an API server without the ServiceCIDR API (404), with --service-cidr alone', async () => {
+  it.each([[404, 'without the ServiceCIDR API'], [403, 'under a ClusterRole that does not grant ServiceCIDRs']])('starts on an API server %i (%s), with --service-cidr alone', async (status) => {
     const { server, started, backend, requests } = await proxy({ config: { serviceCIDRs: ['10.96.0.0/12'] } });
-    server.failNext('list', 'servicecidrs', 404, Number.POSITIVE_INFINITY);
+    server.failNext('list', 'servicecidrs', status, Number.POSITIVE_INFINITY);
     server.apply(nodeObject(NODE));
     server.apply(service('web', '10.96.0.1'));
     await started;

@@ -21,9 +21,9 @@ export interface InformerSpec {
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
   /**
-   * A collection that older API servers do not serve (ServiceCIDRs before Kubernetes 1.33): a 404
-   * counts as a first, empty list, so start-up does not wait for it, and it is asked again at the
-   * longest backoff in case the cluster is upgraded.
+   * A collection the proxy can do without (ServiceCIDRs: older API servers do not serve them, an
+   * older ClusterRole does not grant them): a 404 or 403 counts as a first, empty list, so start-up
+   * does not wait for it, and it is asked again at the longest backoff (an upgrade, a new role).
    */
   readonly optional?: boolean;
 }
@@ -45,7 +45,7 @@ export class RestartingInformer {
   private retryTimer: NodeJS.Timeout | null = null;
   private delayMs = 0;
   private lastFailureAt = Number.NEGATIVE_INFINITY;
-  /** An optional collection the API server answered 404 for (logged once). */
+  /** An optional collection the API server answered 404 or 403 for (logged once). */
   private absent = false;
   private markSynced: () => void = () => {};
   /** Resolves once a first complete list has been delivered. */
@@ -104,7 +104,8 @@ export class RestartingInformer {
 
   private failed(error: unknown): void {
     if (this.stopped) return;
-    if (this.spec.optional && (error as { code?: unknown } | null)?.code === 404) return this.notServed();
+    const code = (error as { code?: unknown } | null)?.code;
+    if (this.spec.optional && (code === 404 || code === 403)) return this.unavailable(code);
     const now = Date.now();
     // After a quiet period the backoff starts over, as client-go's does.
     this.delayMs = now - this.lastFailureAt > 2 * this.backoff.maxMs ? this.backoff.initialMs : Math.min(this.delayMs * 2, this.backoff.maxMs);
@@ -114,8 +115,9 @@ export class RestartingInformer {
     this.retry(delayMs);
   }
 
-  private notServed(): void {
-    if (!this.absent) this.logger.info({ kind: this.spec.kind, path: this.spec.path }, 'the API server does not serve this collection; going on without it');
+  private unavailable(code: 404 | 403): void {
+    if (!this.absent && code === 404) this.logger.info({ kind: this.spec.kind, path: this.spec.path }, 'the API server does not serve this collection; going on without it');
+    if (!this.absent && code === 403) this.logger.warn({ kind: this.spec.kind, path: this.spec.path }, 'not allowed to list this collection (grant list and watch in kplane\'s ClusterRole); going on without it');
     this.absent = true;
     this.markSynced();
     this.retry(this.backoff.maxMs);
