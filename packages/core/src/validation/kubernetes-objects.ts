@@ -45,7 +45,7 @@ export const serviceSchema = z.object({
     clusterIPs: list(z.string()),
     ipFamilies: list(z.string()),
     ipFamilyPolicy: z.string().nullish(),
-    ports: list(z.unknown()),
+    ports: list(servicePortSchema),
     externalIPs: list(z.string()),
     externalName: z.string().nullish(),
     loadBalancerSourceRanges: list(z.string()),
@@ -91,9 +91,16 @@ export const endpointSliceSchema = z.object({
   kind: z.literal('EndpointSlice'),
   metadata,
   addressType: z.enum(['IPv4', 'IPv6', 'FQDN']),
-  endpoints: list(z.unknown()),
-  ports: list(z.unknown()),
+  endpoints: list(endpointSchema),
+  ports: list(slicePortSchema),
 });
+
+/**
+ * What the intake parses: the same objects with their ports and endpoints left as they come, each
+ * then checked alone by validate.ts (the schemas above say what the proxy reads, for the informers' views).
+ */
+export const serviceIntakeSchema = serviceSchema.extend({ spec: serviceSchema.shape.spec.extend({ ports: list(z.unknown()) }) });
+export const endpointSliceIntakeSchema = endpointSliceSchema.extend({ endpoints: list(z.unknown()), ports: list(z.unknown()) });
 
 export const nodeSchema = z.object({
   kind: z.literal('Node'),
@@ -104,9 +111,9 @@ export const nodeSchema = z.object({
   }).nullish(),
 });
 
-export type ServiceObject = z.infer<typeof serviceSchema>;
+export type ServiceObject = z.infer<typeof serviceIntakeSchema>;
 export type ServicePortObject = z.infer<typeof servicePortSchema>;
-export type EndpointSliceObject = z.infer<typeof endpointSliceSchema>;
+export type EndpointSliceObject = z.infer<typeof endpointSliceIntakeSchema>;
 export type EndpointObject = z.infer<typeof endpointSchema>;
 export type SlicePortObject = z.infer<typeof slicePortSchema>;
 export type NodeObject = z.infer<typeof nodeSchema>;

@@ -6,7 +6,7 @@ import { serviceCreateViolation, sliceCreateViolation } from './create-rules.js'
 import { dns1035Label, dnsLabel, labelValue } from './fields.js';
 import { fieldPath, FieldError, InvalidObjectError, type Validated } from './invalid-object-error.js';
 import {
-  endpointSchema, endpointSliceSchema, nodeSchema, servicePortSchema, serviceSchema, slicePortSchema,
+  endpointSchema, endpointSliceIntakeSchema, nodeSchema, servicePortSchema, serviceIntakeSchema, slicePortSchema,
   AUTOSCALER_DELETE_TAINT, SERVICE_NAME_LABEL, TRIGGER_TIME_ANNOTATION, ZONE_LABEL,
   type EndpointSliceObject, type ServiceObject,
 } from './kubernetes-objects.js';
@@ -70,14 +70,14 @@ export interface ValidNode {
 }
 
 export function validateService(raw: unknown, origin: ObjectOrigin = 'api-server'): Validated<ValidService> {
-  return parse('Service', raw, serviceSchema, (service) => {
+  return parse('Service', raw, serviceIntakeSchema, (service) => {
     if (origin === 'manifest') throwIf(serviceCreateViolation(service));
     return toService(service, origin);
   });
 }
 
 export function validateEndpointSlice(raw: unknown, origin: ObjectOrigin = 'api-server'): Validated<ValidEndpointSlice> {
-  return parse('EndpointSlice', raw, endpointSliceSchema, (slice) => {
+  return parse('EndpointSlice', raw, endpointSliceIntakeSchema, (slice) => {
     if (origin === 'manifest') throwIf(sliceCreateViolation(slice));
     return toEndpointSlice(slice);
   });
