@@ -102,4 +102,9 @@ describe('selectEndpoints (KEP-1669, traffic policies, topology)', () => {
     const endpoints = [endpoint('10.1.0.1', { zone: 'z1' }), endpoint('10.1.0.2', { zone: null })];
     expect(ips(selectEndpoints(port({ trafficDistribution: 'PreferSameZone' }), endpoints, node).internalEndpoints)).toEqual(['10.1.0.1', '10.1.0.2']);
   });
+
+  it('takes the hints the slices carry over the ones trafficDistribution would give, even when only some carry them', () => {
+    const endpoints = [endpoint('10.1.0.1', { nodeName: 'node-a', zone: 'z1', hintZones: ['z1'] }), endpoint('10.1.0.2', { nodeName: 'node-b', zone: 'z1' })];
+    expect(ips(selectEndpoints(port({ trafficDistribution: 'PreferSameNode' }), endpoints, node).internalEndpoints)).toEqual(['10.1.0.1', '10.1.0.2']);
+  });
 });
