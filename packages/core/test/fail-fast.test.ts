@@ -84,6 +84,7 @@ describe('fatal configuration errors', () => {
     ['a bad --v', () => [...MANIFEST, '--v', 'loud'], '--v loud: expected a klog verbosity'],
     ['a missing --config', () => [...MANIFEST, '--config', '/nonexistent/config.conf'], '--config /nonexistent/config.conf: cannot read it (ENOENT'],
     ['a bad --config', () => [...MANIFEST, '--config', file('c.yaml', 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\niptables: { masqueradeBit: 99 }\n')], ': iptables.masqueradeBit: '],
+    ['a missing manifest file', () => ['--source', 'file:/nonexistent/manifests.yaml'], '--source file:/nonexistent/manifests.yaml: cannot read it (ENOENT'],
     ['a bad bind address', () => [...MANIFEST, '--healthz-bind-address', '0.0.0.0'], '--healthz-bind-address: invalid bind address'],
   ];
 

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { accessSync, constants } from 'node:fs';
 import { Command } from 'commander';
 import type { ContainerModule } from 'inversify';
 import { BUILTIN_BACKENDS, loadBackendPlugin, loadBuiltinBackend } from '../backend/loader.js';
@@ -40,7 +41,16 @@ async function loadModule(options: ProxyOptions): Promise<ContainerModule> {
 }
 
 async function createSource(options: ProxyOptions, logger: Logger): Promise<Source> {
-  if (options.source.startsWith('file:')) return new FileSource(options.source.slice('file:'.length), logger);
+  if (options.source.startsWith('file:')) {
+    const path = options.source.slice('file:'.length);
+    // Read at start(), which comes after the backend's init: a missing file is refused before.
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (error) {
+      throw new Error(`--source ${options.source}: cannot read it (${(error as Error).message})`);
+    }
+    return new FileSource(path, logger);
+  }
   if (options.source !== 'kubernetes') throw new Error(`--source ${options.source}: expected "kubernetes" or "file:PATH"`);
   // Loaded only when used: @kubernetes/client-node alone is about 75 MiB of resident memory.
   const { KubernetesSource } = await import('../source/kubernetes/kubernetes-source.js');
