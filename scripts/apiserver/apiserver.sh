@@ -20,6 +20,8 @@ ETCD_PEER_PORT="${ETCD_PEER_PORT:-12380}"
 # leaves 10.96.0.1 free for the objects of the tests and the corpus (both ranges are those the
 # corpus' ClusterIPs come from).
 SERVICE_CIDRS="${SERVICE_CIDRS:-fd00:10:96::/108,10.96.0.0/12}"
+# More kube-apiserver flags, space-separated (e2e.sh passes --watch-cache=false for one pass).
+read -r -a extra_args <<< "${APISERVER_ARGS:-}"
 run_dir="$APISERVER_CACHE/run"
 pki="$APISERVER_CACHE/pki"
 token_file="$pki/token"
@@ -110,7 +112,7 @@ up() {
     --service-account-issuer=https://kubernetes.default.svc \
     --service-account-key-file="$pki/service-account.pub" --service-account-signing-key-file="$pki/service-account.key" \
     --service-cluster-ip-range="$SERVICE_CIDRS" --service-node-port-range=30000-32767 \
-    --endpoint-reconciler-type=none --profiling=false \
+    --endpoint-reconciler-type=none --profiling=false ${extra_args[@]+"${extra_args[@]}"} \
     > "$run_dir/apiserver.log" 2>&1 &
   echo $! > "$run_dir/apiserver.pid"
   write_kubeconfig

@@ -11,6 +11,12 @@ import type { FakeApiServerOptions, RecordedRequest, Verb } from './fake-api-ser
 
 /** The variable naming the kubeconfig of a real kube-apiserver (`npm run apiserver:e2e` sets it). */
 export const REAL_APISERVER_ENV = 'KPLANE_TEST_APISERVER_KUBECONFIG';
+/**
+ * The client URL of that server's etcd, for `compact()`. Only meaningful when the API server runs
+ * without its watch cache (`--watch-cache=false`): watches are then served from etcd, and one
+ * from a compacted revision gets the API server's real 410 Gone.
+ */
+export const REAL_ETCD_ENV = 'KPLANE_TEST_ETCD_URL';
 
 interface ProxiedWatch {
   readonly resource: string;
@@ -171,7 +177,9 @@ export class RealApiServer {
     await closed;
   }
 
+  /** Listens again on the same port, once the writes made while away (and any compaction) are done. */
   async resume(): Promise<void> {
+    await this.writes;
     await this.listen();
   }
 
@@ -187,8 +195,17 @@ export class RealApiServer {
     throw new Error('a real API server has no store to read');
   }
 
+  /** Compacts etcd at its current revision, after the writes queued before it. */
   compact(): void {
-    throw new Error('a real API server compacts on its own schedule, not on demand');
+    const etcd = process.env[REAL_ETCD_ENV];
+    if (!etcd) throw new Error(`compaction on demand needs ${REAL_ETCD_ENV} and an API server without watch cache (npm run apiserver:e2e sets both for these tests)`);
+    this.chain(async () => {
+      // etcd's JSON gateway: any read tells the current revision.
+      const range = await fetch(`${etcd}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from('/').toString('base64') }) });
+      const revision = ((await range.json()) as { header: { revision: string } }).header.revision;
+      const compaction = await fetch(`${etcd}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision, physical: true }) });
+      if (!compaction.ok) throw new Error(`etcd compaction at ${revision}: HTTP ${compaction.status} ${await compaction.text()}`);
+    });
   }
 
   expireWatches(): void {
