@@ -48,6 +48,13 @@ describe('FileSource', () => {
     expect(summary(await pending)).toEqual(['upsert Service b', 'delete EndpointSlice default/a-ipv4']);
   });
 
+  it('marks what it reads as manifests, which no API server has checked', async () => {
+    const { path, batches, next } = await start(documents(a));
+    const pending = next();
+    writeFileSync(path, documents(a, b));
+    expect([...batches[0]!, ...(await pending)].map((event) => event.action === 'upsert' && event.origin)).toEqual(['manifest', 'manifest']);
+  });
+
   it('reads a v1 List as kubectl prints it', async () => {
     const { batches } = await start(stringify({ apiVersion: 'v1', kind: 'List', items: [a, sliceA] }) + '---\n' + stringify({ kind: 'ServiceList', items: [{ metadata: b.metadata, spec: b.spec }] }));
     expect(summary(batches[0]!)).toEqual(['upsert Service a', 'upsert EndpointSlice a-ipv4', 'upsert Service b']);

@@ -53,6 +53,21 @@ describe('intake: a backend that lacks a feature costs only the parts that need 
     expect(await count(proxy, 'kplane_service_ports_skipped_total')).toContain('{reason="unsupported"} 1');
   });
 
+  it('applies the API server\'s create rules to manifests, and only what is unsafe to objects an API server serves', async () => {
+    // The API server refuses loadBalancerSourceRanges on a ClusterIP Service; a stored object never has it, and it is harmless.
+    const odd = { ...serviceObject('odd', { clusterIPs: ['10.96.0.12'], ports: [{ port: 80 }] }) };
+    (odd.spec as Record<string, unknown>).loadBalancerSourceRanges = ['192.0.2.0/24'];
+    const fromFile = harness(basic);
+    fromFile.engine.handle([{ action: 'upsert', kind: 'Service', object: odd, origin: 'manifest' }]);
+    expect(fromFile.rejections.map((rejection) => rejection.error.message)).toEqual([expect.stringContaining('spec.loadBalancerSourceRanges')]);
+    const fromApi = harness(basic);
+    fromApi.engine.handle([{ action: 'upsert', kind: 'Service', object: odd, origin: 'api-server' }]);
+    fromApi.engine.start();
+    await fromApi.clock.advance(0);
+    expect(fromApi.rejections).toEqual([]);
+    expect([...fromApi.engine.desiredState.values()].map((state) => state.servicePort.key)).toEqual(['default/odd:80/TCP']);
+  });
+
   it('reports a part once while it lasts, and again when it comes back', async () => {
     const proxy = harness(basic);
     const sctp = (port: number) => upsert(serviceObject('signal', { clusterIPs: ['10.96.0.11'], ports: [{ name: 'sig', port, protocol: 'SCTP' }, { name: 'http', port: 80 }] }));

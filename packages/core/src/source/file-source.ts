@@ -26,7 +26,7 @@ export class FileSource implements Source {
     const text = await readFile(this.path, 'utf8');
     // The first read must succeed: there is no last good state to keep yet.
     this.objects = this.reader.read(text);
-    handler([...this.objects.values()].map((entry): SourceEvent => ({ action: 'upsert', kind: entry.kind, object: entry.object })));
+    handler([...this.objects.values()].map((entry): SourceEvent => ({ action: 'upsert', kind: entry.kind, object: entry.object, origin: 'manifest' })));
     // chokidar follows the path across rename-replace (how editors and `kubectl ... > file` tools save).
     this.watcher = watch(this.path, { ignoreInitial: true, atomic: true });
     this.watcher.on('all', () => this.scheduleReload());
@@ -64,7 +64,7 @@ export class FileSource implements Source {
     }
     const events: SourceEvent[] = [];
     for (const [key, entry] of next) {
-      if (this.objects.get(key)?.fingerprint !== entry.fingerprint) events.push({ action: 'upsert', kind: entry.kind, object: entry.object });
+      if (this.objects.get(key)?.fingerprint !== entry.fingerprint) events.push({ action: 'upsert', kind: entry.kind, object: entry.object, origin: 'manifest' });
     }
     for (const [key, entry] of this.objects) {
       if (!next.has(key)) events.push({ action: 'delete', kind: entry.kind, ref: entry.ref });

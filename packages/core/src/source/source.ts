@@ -1,6 +1,7 @@
 /** What every source (Kubernetes informers, a YAML file) delivers: raw objects, validated by the tracker's intake. */
 
 import type { Rejection } from '../tracker/intake.js';
+import type { ObjectOrigin } from '../validation/validate.js';
 
 export type ObjectKind = 'Service' | 'EndpointSlice' | 'Node' | 'ServiceCIDR';
 
@@ -10,7 +11,12 @@ export function isClusterScoped(kind: ObjectKind): boolean {
 }
 
 export type SourceEvent =
-  | { readonly action: 'upsert'; readonly kind: ObjectKind; readonly object: unknown }
+  /**
+   * `origin`: who has checked the object. What an API server serves passed its validation, so kplane
+   * refuses only what it cannot program safely; a manifest file was checked by nobody, so kplane
+   * applies the API server's create rules too. Absent means 'api-server'.
+   */
+  | { readonly action: 'upsert'; readonly kind: ObjectKind; readonly object: unknown; readonly origin?: ObjectOrigin }
   /** `ref` is `namespace/name` (just `name` for cluster-scoped kinds: Node, ServiceCIDR). */
   | { readonly action: 'delete'; readonly kind: ObjectKind; readonly ref: string };
 

@@ -51,12 +51,12 @@ export class ObjectIntake {
     }
     if (event.kind === 'Service') {
       this.metrics.serviceChangesTotal.inc();
-      const result = validateService(event.object);
+      const result = validateService(event.object, event.origin);
       if (!result.ok) return this.reject({ error: result.error, reason: 'invalid', partial: false, object: event.object });
       this.tracker.upsertService(this.fitToBackend(result.value, event.object));
     } else if (event.kind === 'EndpointSlice') {
       this.metrics.endpointChangesTotal.inc();
-      const result = validateEndpointSlice(event.object);
+      const result = validateEndpointSlice(event.object, event.origin);
       if (!result.ok) return this.reject({ error: result.error, reason: 'invalid', partial: false, object: event.object });
       this.reportLeftOut('EndpointSlice', result.value.key, event.object, result.value.skipped.map((part) => invalidPart(part)));
       this.tracker.upsertEndpointSlice(result.value);

@@ -32,7 +32,10 @@ describe('Events for rejected objects', () => {
     server.apply(serviceObject('broken', { namespace: 'shop', clusterIPs: ['10.96.0.2'], ports: [{ port: 70_000 }] }));
     await vi.waitFor(() => expect(server.objects('Event')).toHaveLength(2));
     expect(server.objects('Event').map((event) => String(event.note)).sort()).toEqual([expect.stringContaining('spec.clusterIP'), expect.stringContaining('spec.ports[0].port')]);
-    expect(await metrics.registry.getSingleMetricAsString('kplane_rejected_objects_total')).toContain('{kind="Service",reason="invalid"} 3');
+    // The port out of range costs that port alone, not the Service.
+    expect(await metrics.registry.getSingleMetricAsString('kplane_rejected_objects_total')).toContain('{kind="Service",reason="invalid"} 2');
+    expect(await metrics.registry.getSingleMetricAsString('kplane_service_ports_skipped_total')).toContain('{reason="invalid"} 1');
+    expect(server.objects('Event').find((event) => String(event.note).includes('spec.ports[0].port'))).toMatchObject({ action: 'Skip' });
   });
 
   it('says which feature the backend lacks, and puts Events about the Node in the default namespace', async () => {
