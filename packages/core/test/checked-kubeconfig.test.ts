@@ -33,6 +33,14 @@ describe('the kubeconfig, checked before the backend starts', () => {
     }
   });
 
+  it('refuses a kubeconfig it cannot read or that names no current cluster', () => {
+    const directory = mkdtempSync(join(tmpdir(), 'kplane-kubeconfig-'));
+    expect(() => loadCheckedKubeConfig(directory, '--kubeconfig')).toThrow(`--kubeconfig ${directory}: cannot load it (EISDIR`);
+    const empty = join(directory, 'empty');
+    writeFileSync(empty, 'apiVersion: v1\nkind: Config\n');
+    expect(() => loadCheckedKubeConfig(empty, '--kubeconfig')).toThrow(`--kubeconfig ${empty}: cannot load it (no current cluster`);
+  });
+
   it('refuses a client certificate, key or token file it cannot read, naming the kubeconfig and the field', () => {
     const server = 'https://10.0.0.1:6443';
     const path = kubeconfig({ server }, { 'client-certificate': '/nonexistent/tls.crt', 'client-key': '/nonexistent/tls.key' });
