@@ -1,5 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
-import { DEFAULT_CONFIG, createLogger, createProxy, systemClock, type Proxy, type ProxyConfig } from '@kplane/core';
+import { DEFAULT_CONFIG, createLogger, createProxy, systemClock, type ContainerModule, type Proxy, type ProxyConfig } from '@kplane/core';
 import { SANDBOX_NETWORK, Sandbox, type ProbeResult } from '@kplane/conformance';
 import { ipvsModule } from '../../src/index.js';
 import { upsert } from './world.js';
@@ -10,7 +10,8 @@ const SCTP_TRAFFIC = new URL('./sctp-traffic.py', import.meta.url).pathname;
 /**
  * The ipvs backend running for real (system clock, sync loop and drain checks started) on the node
  * namespace of a conformance sandbox, for the scenarios that need time to pass: drains and their
- * grace period, and seed 001's port reuse.
+ * grace period, and seed 001's port reuse. Another backend's module runs the same way, for the
+ * scenarios only this VM's kernel can run for every backend (SCTP).
  */
 export class IpvsNode {
   proxy!: Proxy;
@@ -29,11 +30,11 @@ export class IpvsNode {
     return { ...DEFAULT_CONFIG, nodeName: SANDBOX_NETWORK.nodeName, nodeIPs: SANDBOX_NETWORK.nodeIPs, clusterCIDRs: SANDBOX_NETWORK.clusterCIDRs, minSyncPeriodMs: 100, ...overrides };
   }
 
-  /** A new agent with `config`: init, the current objects, the sync loop started. */
-  async start(config: ProxyConfig): Promise<void> {
+  /** A new agent with `config` (and the ipvs backend unless told): init, the current objects, the sync loop started. */
+  async start(config: ProxyConfig, backend: ContainerModule = ipvsModule()): Promise<void> {
     // A test that failed before its own stop() must not leave its agent programming the namespace.
     await this.stop();
-    this.proxy = createProxy({ config, executor: this.sandbox.executor, logger: createLogger(process.env.KPLANE_LOG ?? 'silent'), clock: systemClock }, ipvsModule());
+    this.proxy = createProxy({ config, executor: this.sandbox.executor, logger: createLogger(process.env.KPLANE_LOG ?? 'silent'), clock: systemClock }, backend);
     this.proxy.engine.onSynced(async () => {
       this.syncs++;
       for (const wake of this.waiters.splice(0)) wake();
@@ -93,10 +94,10 @@ export class IpvsNode {
     await this.startServer(pod, ['python3', SCTP_TRAFFIC, 'serve', String(port), pod]);
   }
 
-  /** One SCTP association from a namespace of the sandbox (the client pod's by default) to host:port. */
-  async sctp(host: string, port: number, namespace = this.sandbox.client.namespace): Promise<ProbeResult> {
-    const { stdout } = await execa('ip', ['netns', 'exec', namespace, 'python3', SCTP_TRAFFIC, 'probe', host, String(port)]);
-    return JSON.parse(stdout) as ProbeResult;
+  /** `count` SCTP associations in turn from a namespace of the sandbox (the client pod's by default) to host:port. */
+  async sctp(host: string, port: number, count: number, namespace = this.sandbox.client.namespace): Promise<ProbeResult[]> {
+    const { stdout } = await execa('ip', ['netns', 'exec', namespace, 'python3', SCTP_TRAFFIC, 'probe', host, String(port), String(count)]);
+    return JSON.parse(stdout) as ProbeResult[];
   }
 
   /** A server in a pod's namespace, ready once it printed its first line. */

@@ -3,7 +3,8 @@
 
   serve PORT NAME   a pod's server (IPv4 and IPv6): answers each message with a JSON line naming the pod,
                     the port it was reached on and the address it saw; prints "ready" once listening.
-  probe HOST PORT   one association: sends a message, prints {"ok": true, "answer": ...} or {"ok": false, "error": ...}.
+  probe HOST PORT COUNT   COUNT associations in turn, each sending one message; prints a JSON list of
+                          {"ok": true, "answer": ...} or {"ok": false, "error": ...}.
 """
 import json
 import socket
@@ -37,10 +38,9 @@ def probe(host, port):
             client.settimeout(3)
             client.connect((host, port))
             client.sendall(b'hello\n')
-            result = {'ok': True, 'answer': json.loads(client.recv(1024).decode().split('\n')[0])}
+            return {'ok': True, 'answer': json.loads(client.recv(1024).decode().split('\n')[0])}
     except OSError as error:
-        result = {'ok': False, 'error': type(error).__name__ + ': ' + str(error)}
-    print(json.dumps(result), flush=True)
+        return {'ok': False, 'error': type(error).__name__ + ': ' + str(error)}
 
 
 if __name__ == '__main__':
@@ -48,6 +48,6 @@ if __name__ == '__main__':
     if mode == 'serve':
         serve(int(args[0]), args[1])
     elif mode == 'probe':
-        probe(args[0], int(args[1]))
+        print(json.dumps([probe(args[0], int(args[1])) for _ in range(int(args[2]))]), flush=True)
     else:
         sys.exit(f'unknown mode {mode}')
