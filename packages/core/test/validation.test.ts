@@ -125,12 +125,16 @@ describe('Service validation', () => {
     expect(rejection(raw)).toContain(message);
   });
 
+  it('takes a Service name that starts with a digit, as RelaxedServiceNameValidation (GA in 1.37) does', () => {
+    expect(accepted({ ...web, metadata: { name: '1web', namespace: 'default' } }, 'manifest').name).toBe('default/1web');
+  });
+
   it('ignores what a proxy does not use when the affinity is None (the API server drops its config)', () => {
     expect(accepted(withSpec({ sessionAffinity: 'None', sessionAffinityConfig: { clientIP: { timeoutSeconds: 90000 } } }), 'manifest').ports[0]!.affinityTimeoutSeconds).toBeNull();
   });
 
   it.each([
-    ['a name that is a DNS-1123 label but not a DNS-1035 one', { ...web, metadata: { name: '1web', namespace: 'default' } }, 'metadata.name'],
+    ['two cluster IPs without an ipFamilyPolicy (it defaults to SingleStack)', withSpec({ ipFamilyPolicy: undefined }), 'spec.ipFamilyPolicy'],
     ['clusterIPs without clusterIP', withSpec({ clusterIP: undefined }), 'spec.clusterIPs: must be empty when spec.clusterIP is not set'],
     ['a nodePort on a ClusterIP Service', withSpec({ ports: [{ port: 80, nodePort: 30080 }] }), 'spec.ports[0].nodePort'],
     ['an unknown trafficDistribution', withSpec({ trafficDistribution: 'SomeFutureValue' }), 'spec.trafficDistribution'],

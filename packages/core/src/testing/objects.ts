@@ -32,6 +32,8 @@ export function serviceObject(name: string, spec: ServiceSpec): Record<string, u
       type: spec.type ?? 'ClusterIP',
       clusterIP: spec.clusterIPs[0],
       clusterIPs: spec.clusterIPs,
+      // What an API server stores: it defaults the policy, and two cluster IPs need a dual-stack one.
+      ipFamilyPolicy: spec.clusterIPs.length > 1 ? 'PreferDualStack' : 'SingleStack',
       ports: spec.ports.map((port) => ({ protocol: 'TCP', ...port })),
       ...(spec.externalIPs && { externalIPs: spec.externalIPs }),
       ...(spec.loadBalancerSourceRanges && { loadBalancerSourceRanges: spec.loadBalancerSourceRanges }),

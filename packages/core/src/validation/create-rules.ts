@@ -81,7 +81,8 @@ function ipFamiliesViolation(service: ServiceObject): FieldError | null {
   if (family) return family;
   const policy = spec.ipFamilyPolicy;
   if (policy != null && !IP_FAMILY_POLICIES.has(policy)) return new FieldError('spec.ipFamilyPolicy', `must be one of ${[...IP_FAMILY_POLICIES].join(', ')}`);
-  if (policy === 'SingleStack' && (families.length > 1 || clusterIPs.length > 1)) {
+  // No policy is SingleStack (the allocator's default), whatever the cluster IPs say.
+  if ((policy ?? 'SingleStack') === 'SingleStack' && (families.length > 1 || clusterIPs.length > 1)) {
     return new FieldError('spec.ipFamilyPolicy', 'must be PreferDualStack or RequireDualStack when two IP families or cluster IPs are given');
   }
   return first(clusterIPs, (ip, index) => {

@@ -6,7 +6,6 @@ import { z } from 'zod';
  */
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const IANA_SVC_NAME = /^(?=.*[a-z])[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 /** A qualified name (`appProtocol`): an optional DNS subdomain prefix and a `/`, then a name of up to 63 characters. */
@@ -16,7 +15,6 @@ export const dnsLabel = z.string().max(63).regex(DNS1123_LABEL, 'must be a DNS-1
 /** A port name: a DNS-1123 label, or empty for the single unnamed port. */
 export const portName = z.string().max(63).regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$/, 'must be empty or a DNS-1123 label (lower-case letters, digits and "-")');
 export const dnsSubdomain = z.string().max(253).regex(DNS1123_SUBDOMAIN, 'must be a DNS-1123 subdomain');
-export const dns1035Label = z.string().max(63).regex(DNS1035_LABEL, 'must be a DNS-1035 label (a letter, then lower-case letters, digits and "-")');
 export const ianaServiceName = z.string().max(15).regex(IANA_SVC_NAME, 'must be an IANA service name (up to 15 lower-case letters, digits and "-")')
   .refine((name) => !name.includes('--'), 'must not contain "--"');
 /** A label value; empty is allowed, as in the API server. */

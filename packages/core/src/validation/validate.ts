@@ -3,7 +3,7 @@ import { canonicalCIDR, canonicalIP, ipFamily } from '../model/ip.js';
 import { kernelId } from '../model/kernel-id.js';
 import type { Endpoint, IPFamily, Protocol, ServiceName, ServicePort, ServiceType, TrafficDistribution } from '../model/service-port.js';
 import { serviceCreateViolation, sliceCreateViolation } from './create-rules.js';
-import { dns1035Label, dnsLabel, labelValue } from './fields.js';
+import { dnsLabel, labelValue } from './fields.js';
 import { fieldPath, FieldError, InvalidObjectError, type Validated } from './invalid-object-error.js';
 import {
   endpointSchema, endpointSliceIntakeSchema, nodeSchema, servicePortSchema, serviceIntakeSchema, slicePortSchema,
@@ -72,7 +72,7 @@ export interface ValidNode {
 export function validateService(raw: unknown, origin: ObjectOrigin = 'api-server'): Validated<ValidService> {
   return parse('Service', raw, serviceIntakeSchema, (service) => {
     if (origin === 'manifest') throwIf(serviceCreateViolation(service));
-    return toService(service, origin);
+    return toService(service);
   });
 }
 
@@ -133,11 +133,10 @@ export function objectRef(raw: unknown): string {
 export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
 const MAX_AFFINITY_TIMEOUT_SECONDS = 86400;
 
-function toService(object: ServiceObject, origin: ObjectOrigin): ValidService {
+function toService(object: ServiceObject): ValidService {
   const { spec } = object;
-  // Manifests follow today's rule (DNS-1035); an API server may have stored a DNS-1123 label (RelaxedServiceNameValidation).
-  const nameRule = origin === 'manifest' ? dns1035Label : dnsLabel;
-  const nameCheck = nameRule.safeParse(object.metadata.name);
+  // A DNS-1123 label: RelaxedServiceNameValidation (GA in 1.37) lets a Service name start with a digit.
+  const nameCheck = dnsLabel.safeParse(object.metadata.name);
   if (!nameCheck.success) throw new FieldError('metadata.name', nameCheck.error.issues[0]!.message);
   const name = `${object.metadata.namespace}/${object.metadata.name}`;
   const type: ServiceType | 'ExternalName' = spec.type || 'ClusterIP';

@@ -150,7 +150,7 @@ describe('KubernetesSource', () => {
       kind: 'Service',
       apiVersion: 'v1',
       metadata: { name: 'web', namespace: 'default', resourceVersion: expect.any(String), uid: expect.any(String) },
-      spec: { type: 'ClusterIP', clusterIP: '10.96.0.1', clusterIPs: ['10.96.0.1'], ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+      spec: { type: 'ClusterIP', clusterIP: '10.96.0.1', clusterIPs: ['10.96.0.1'], ipFamilyPolicy: 'SingleStack', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
     });
     expect(objects[1]).toMatchObject({
       metadata: { labels: { 'kubernetes.io/service-name': 'web' }, annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': '2026-01-01T00:00:00Z' } },
