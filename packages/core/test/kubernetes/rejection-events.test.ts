@@ -16,7 +16,7 @@ describe('Events for rejected objects', () => {
     await started;
     await vi.waitFor(() => expect(server.objects('Event')).toHaveLength(1));
     expect(server.objects('Event')[0]).toMatchObject({
-      metadata: { namespace: 'shop', name: expect.stringMatching(/^broken\./) },
+      metadata: { namespace: 'shop', name: expect.stringMatching(/^broken-/) },
       regarding: { kind: 'Service', apiVersion: 'v1', namespace: 'shop', name: 'broken', uid: broken.metadata.uid },
       type: 'Warning',
       reason: 'InvalidObject',

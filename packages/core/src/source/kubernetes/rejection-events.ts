@@ -50,7 +50,8 @@ export class RejectionEvents {
     const namespace = isClusterScoped(kind as ObjectKind) ? undefined : typeof metadata.namespace === 'string' ? metadata.namespace : 'default';
     return {
       // An invalid name is often why the object was refused: then the Event gets a name of its own.
-      metadata: { generateName: name && DNS_SUBDOMAIN.test(name) && name.length < 200 ? `${name}.` : 'kplane-rejected.', namespace: namespace ?? 'default' },
+      // The API server takes a generateName that ends in "-" (not "."), and adds five characters.
+      metadata: { generateName: name && DNS_SUBDOMAIN.test(name) && name.length < 200 ? `${name}-` : 'kplane-rejected-', namespace: namespace ?? 'default' },
       regarding: {
         apiVersion: API_VERSIONS[kind as ObjectKind],
         kind,

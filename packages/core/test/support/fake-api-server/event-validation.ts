@@ -6,8 +6,13 @@ export function validateEvent(event: Record<string, unknown>): string | null {
   const text = (field: string): string => (typeof event[field] === 'string' ? (event[field] as string) : '');
   const metadata = (event.metadata ?? {}) as { name?: string; generateName?: string; namespace?: string };
   const regarding = (event.regarding ?? {}) as { namespace?: string };
-  const name = metadata.name ?? `${metadata.generateName ?? ''}x`;
-  if (!DNS_SUBDOMAIN.test(name) || name.length > 253) return `metadata.name: Invalid value: "${name}": a DNS-1123 subdomain is required`;
+  if (metadata.name === undefined && metadata.generateName !== undefined) {
+    // The prefix itself must be a DNS-1123 subdomain, a trailing "-" excepted (apimachinery's maskTrailingDash).
+    const prefix = metadata.generateName.replace(/-$/, 'a');
+    if (!DNS_SUBDOMAIN.test(prefix) || prefix.length > 253) return `metadata.generateName: Invalid value: "${metadata.generateName}": a DNS-1123 subdomain is required`;
+  } else if (!DNS_SUBDOMAIN.test(metadata.name ?? '') || (metadata.name ?? '').length > 253) {
+    return `metadata.name: Invalid value: "${metadata.name ?? ''}": a DNS-1123 subdomain is required`;
+  }
   if (!RFC3339_MICRO.test(text('eventTime'))) return `eventTime: Invalid value: "${text('eventTime')}": must be RFC 3339 with microseconds`;
   if (text('type') !== 'Normal' && text('type') !== 'Warning') return `type: Invalid value: "${text('type')}": has invalid value`;
   if (!QUALIFIED_NAME.test(text('reportingController'))) return `reportingController: Invalid value: "${text('reportingController')}": must be a qualified name`;
