@@ -27,7 +27,7 @@ export { systemClock, type Clock, type Timer } from './engine/clock.js';
 // The backend contract.
 export type { BackendInfo, DataplaneBackend, ProxyState, SyncRequest } from './backend/contract.js';
 export { FEATURES, fitToFeatures, type Feature, type FeatureLoss } from './backend/features.js';
-export { DryRunExecutor, ExecaExecutor, ToolError, type Batch, type Executor, type Query } from './backend/executor.js';
+export { DryRunExecutor, ExecaExecutor, ToolError, ToolMissingError, type Batch, type Executor, type Query } from './backend/executor.js';
 export { BUILTIN_BACKENDS, BackendLoadError, loadBackendPlugin, loadBuiltinBackend } from './backend/loader.js';
 export { conntrackConnections } from './backend/conntrack-connections.js';
 export { ensureForwardAccept, removeForwardAccept } from './backend/forward-accept.js';

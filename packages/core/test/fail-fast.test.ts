@@ -1,43 +1,13 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CLI, kplane, toolShims } from './support/cli.js';
 import { stringify } from 'yaml';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
-const CLI = [process.execPath, '--conditions=kplane-source', '--import', 'tsx', 'packages/core/src/cli/main.ts'] as const;
-/** Every tool a backend runs, by the name it is looked up as. */
-const TOOLS = [
-  'nft', 'ip', 'ipset', 'ipvsadm', 'conntrack', 'sysctl', 'modprobe', 'tee',
-  ...['iptables', 'ip6tables'].flatMap((tool) => ['', '-nft', '-legacy'].flatMap((variant) => ['', '-save', '-restore'].map((suffix) => `${tool}${variant}${suffix}`))),
-];
-
-/**
- * A PATH holding only recording shims of the dataplane tools: a kplane run under it cannot touch the
- * kernel, and `calls` lists every tool it started (a tool outside TOOLS is not found at all).
- */
-function toolShims(): { env: NodeJS.ProcessEnv; calls: () => string[] } {
-  const dir = mkdtempSync(join(tmpdir(), 'kplane-shims-'));
-  const log = join(dir, 'calls.log');
-  for (const tool of TOOLS) writeFileSync(join(dir, tool), `#!/bin/sh\necho "${tool} $*" >> "${log}"\n`, { mode: 0o755 });
-  return {
-    // No kubeconfig to be found but the one a test names: $HOME holds no .kube.
-    env: { ...process.env, PATH: dir, HOME: dir, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' },
-    calls: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []),
-  };
-}
-
-/** The exit of `kplane ARGS`, killed after `limitMs` if it has not ended (a hang must fail the test, not stall it). */
-function kplane(args: readonly string[], env: NodeJS.ProcessEnv, limitMs = 30_000): Promise<{ code: number | null; killed: boolean; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(CLI[0], [...CLI.slice(1), ...args], { cwd: ROOT, env, timeout: limitMs, killSignal: 'SIGKILL' }, (error, _stdout, stderr) => {
-      const failure = error as (Error & { code?: number; killed?: boolean }) | null;
-      resolve({ code: failure ? failure.code ?? null : 0, killed: failure?.killed ?? false, stderr });
-    });
-  });
-}
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'kplane-fail-fast-'));

@@ -35,6 +35,14 @@ export class ToolError extends Error {
   }
 }
 
+/** The tool is not installed: nothing has run. */
+export class ToolMissingError extends ToolError {
+  constructor(tool: string) {
+    super(tool, undefined, `${tool} is not installed (not found on PATH)`);
+    this.name = 'ToolMissingError';
+  }
+}
+
 export class ExecaExecutor implements Executor {
   readonly live = true;
 
@@ -49,6 +57,7 @@ export class ExecaExecutor implements Executor {
 
 async function run(tool: string, args: readonly string[], input: string | undefined, failOnStderr = false): Promise<string> {
   const result = await execa(tool, args, { input: input ?? '', reject: false, stripFinalNewline: false, maxBuffer: 1 << 30 });
+  if (result.failed && result.code === 'ENOENT' && result.exitCode === undefined) throw new ToolMissingError(tool);
   if (result.failed) throw new ToolError(tool, result.exitCode, result.stderr || result.message || 'failed');
   if (failOnStderr && result.stderr.trim() !== '') throw new ToolError(tool, result.exitCode, result.stderr);
   return result.stdout;

@@ -3,7 +3,7 @@ import { accessSync, constants } from 'node:fs';
 import { Command } from 'commander';
 import type { ContainerModule } from 'inversify';
 import { BUILTIN_BACKENDS, loadBackendPlugin, loadBuiltinBackend } from '../backend/loader.js';
-import { DryRunExecutor, ExecaExecutor, type Executor } from '../backend/executor.js';
+import { DryRunExecutor, ExecaExecutor, ToolMissingError, type Executor } from '../backend/executor.js';
 import { nodePortIPs } from '../config/node-port-ips.js';
 import { DEFAULT_CONFIG } from '../config/proxy-config.js';
 import { startProxyServers } from '../health/proxy-servers.js';
@@ -29,8 +29,10 @@ addProxyOptions(program.command('plan').description('print the batches the backe
 program.command('cleanup')
   .description('remove everything kplane wrote to the kernel (all built-in backends, or one)')
   .option('--backend <name>', 'only this built-in backend')
+  .option('--dry-run', 'read the kernel and print what would be removed, in each tool\'s own syntax; remove nothing')
   .option('--log-level <level>', 'log level', 'info')
-  .action(async (options: { backend?: string; logLevel: string }) => cleanup(options.backend, createLogger(checkLogLevel(options.logLevel, '--log-level'))));
+  .action(async (options: { backend?: string; dryRun?: boolean; logLevel: string }) =>
+    cleanup(options.backend, options.dryRun === true, createLogger(checkLogLevel(options.logLevel, '--log-level'))));
 
 program.command('backends')
   .description('list the built-in backends and the Service features each supports')
@@ -113,14 +115,22 @@ async function plan(command: Command): Promise<void> {
   process.stdout.write(executor.render());
 }
 
-async function cleanup(only: string | undefined, logger: Logger): Promise<void> {
+/** Removes what kplane wrote, or with `dryRun` reads the kernel and prints the removals it would send. */
+async function cleanup(only: string | undefined, dryRun: boolean, logger: Logger): Promise<void> {
   const names = only ? [only] : Object.keys(BUILTIN_BACKENDS);
-  const executor: Executor = new ExecaExecutor();
+  const executor = dryRun ? new DryRunExecutor(new ExecaExecutor()) : new ExecaExecutor();
   for (const name of names) {
     const { backend } = createProxy({ config: DEFAULT_CONFIG, executor, logger }, await loadBuiltinBackend(name));
-    await backend.cleanup();
-    logger.info({ backend: name }, 'cleaned up');
+    try {
+      await backend.cleanup();
+      logger.info({ backend: name, dryRun }, dryRun ? 'listed what cleanup would remove' : 'cleaned up');
+    } catch (error) {
+      // A backend whose tool is not installed here never ran here: not an error for `cleanup` of every backend.
+      if (!(error instanceof ToolMissingError) || only) throw error;
+      logger.warn({ backend: name, tool: error.tool }, `skipped backend ${name}: ${error.tool} is not installed`);
+    }
   }
+  if (executor instanceof DryRunExecutor) process.stdout.write(executor.render());
 }
 
 async function listBackends(): Promise<void> {

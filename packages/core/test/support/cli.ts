@@ -1,0 +1,40 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Running the kplane CLI from its sources, under a PATH of recording tool shims. */
+
+const ROOT = new URL('../../../../', import.meta.url).pathname;
+export const CLI = [process.execPath, '--conditions=kplane-source', '--import', 'tsx', 'packages/core/src/cli/main.ts'] as const;
+/** Every tool a backend runs, by the name it is looked up as. */
+const TOOLS = [
+  'nft', 'ip', 'ipset', 'ipvsadm', 'conntrack', 'sysctl', 'modprobe', 'tee',
+  ...['iptables', 'ip6tables'].flatMap((tool) => ['', '-nft', '-legacy'].flatMap((variant) => ['', '-save', '-restore'].map((suffix) => `${tool}${variant}${suffix}`))),
+];
+
+/**
+ * A PATH holding only recording shims of the dataplane tools: a kplane run under it cannot touch the
+ * kernel, and `calls` lists every tool it started (a tool outside TOOLS, or in `missing`, is not found at all).
+ */
+export function toolShims(missing: readonly string[] = []): { env: NodeJS.ProcessEnv; calls: () => string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'kplane-shims-'));
+  const log = join(dir, 'calls.log');
+  for (const tool of TOOLS.filter((name) => !missing.includes(name))) writeFileSync(join(dir, tool), `#!/bin/sh\necho "${tool} $*" >> "${log}"\n`, { mode: 0o755 });
+  return {
+    // No kubeconfig to be found but the one a test names: $HOME holds no .kube.
+    env: { ...process.env, PATH: dir, HOME: dir, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' },
+    calls: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []),
+  };
+}
+
+/** The exit of `kplane ARGS`, killed after `limitMs` if it has not ended (a hang must fail the test, not stall it). */
+export function kplane(args: readonly string[], env: NodeJS.ProcessEnv, limitMs = 30_000): Promise<{ code: number | null; killed: boolean; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(CLI[0], [...CLI.slice(1), ...args], { cwd: ROOT, env, timeout: limitMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+      const failure = error as (Error & { code?: number; killed?: boolean }) | null;
+      resolve({ code: failure ? failure.code ?? null : 0, killed: failure?.killed ?? false, stdout, stderr });
+    });
+  });
+}
+
