@@ -1,9 +1,10 @@
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { FileSource, createLogger, type SourceEvent } from '../src/index.js';
+import type { ReadText } from '../src/source/file-source.js';
 import { endpointSliceObject, serviceObject } from '../src/testing/index.js';
 
 const sources: FileSource[] = [];
@@ -19,11 +20,11 @@ const a = serviceObject('a', { clusterIPs: ['10.96.0.1'], ports: [{ port: 80 }] 
 const b = serviceObject('b', { clusterIPs: ['10.96.0.2'], ports: [{ port: 80 }] });
 const sliceA = endpointSliceObject('a', { ports: [{ port: 8080 }], endpoints: [{ ip: '10.1.0.1' }] });
 
-async function start(text: string) {
+async function start(text: string, readText?: ReadText) {
   const path = join(mkdtempSync(join(tmpdir(), 'kplane-file-')), 'services.yaml');
   writeFileSync(path, text);
   const batches: SourceEvent[][] = [];
-  const source = new FileSource(path, createLogger('silent'));
+  const source = new FileSource(path, createLogger('silent'), readText);
   sources.push(source);
   await source.start((events) => batches.push([...events]));
   const next = async (): Promise<SourceEvent[]> => {
@@ -70,6 +71,28 @@ describe('FileSource', () => {
       expect(summary(events)).toEqual(['upsert Service a']);
       expect(((events[0] as { object: { spec: { ports: { port: number }[] } } }).object.spec.ports[0]!.port)).toBe(port);
     }
+  });
+
+  it('takes an empty file for a write in progress, never for "no objects" (a truncating writer deleted every rule)', async () => {
+    const { path, batches, next } = await start(documents(a, b));
+    writeFileSync(path, '');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(batches).toHaveLength(1);
+    const pending = next();
+    writeFileSync(path, documents(a));
+    expect(summary(await pending)).toEqual(['delete Service default/b']);
+  });
+
+  it('reads again after a failed read (EMFILE), with no further edit to trigger it', async () => {
+    let failures = 1;
+    const readText: ReadText = async (file) => {
+      if (failures-- === 0) throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+      return readFileSync(file, 'utf8');
+    };
+    const { path, next } = await start(documents(a), readText);
+    const pending = next();
+    writeFileSync(path, documents(a, b));
+    expect(summary(await pending)).toEqual(['upsert Service b']);
   });
 
   it('keeps the last good state through a broken edit', async () => {

@@ -5,11 +5,18 @@ import { ManifestReader, type ManifestObject } from './manifests.js';
 import type { Source, SourceEvent, SourceHandler } from './source.js';
 
 const SETTLE_MS = 50;
+/** A failed read (EMFILE, EACCES...) is tried again, at growing intervals: no later edit may come to trigger it. */
+const RETRY_MS = 500;
+const MAX_RETRY_MS = 30_000;
+
+export type ReadText = (path: string) => Promise<string>;
 
 /**
  * A YAML file of Services, EndpointSlices, Nodes and ServiceCIDRs, watched for edits. Each edit yields events for
  * exactly the objects that changed. A broken edit (bad YAML, file missing mid-rename) keeps the last
- * good state and says why; the next good edit is diffed against that state.
+ * good state and says why; the next good edit is diffed against that state. An empty file is a
+ * moment of a write (a truncating writer, an editor), never "no objects": a file that means to
+ * hold nothing says so with a comment or an empty List.
  */
 export class FileSource implements Source {
   private objects = new Map<string, ManifestObject>();
@@ -18,12 +25,17 @@ export class FileSource implements Source {
   private handler: SourceHandler = () => {};
   private reading: Promise<void> = Promise.resolve();
   private settleTimer: NodeJS.Timeout | null = null;
+  private failedReads = 0;
 
-  constructor(private readonly path: string, private readonly logger: Logger) {}
+  constructor(
+    private readonly path: string,
+    private readonly logger: Logger,
+    private readonly readText: ReadText = (file) => readFile(file, 'utf8'),
+  ) {}
 
   async start(handler: SourceHandler): Promise<void> {
     this.handler = handler;
-    const text = await readFile(this.path, 'utf8');
+    const text = await this.readText(this.path);
     // The first read must succeed: there is no last good state to keep yet.
     this.objects = this.reader.read(text);
     handler([...this.objects.values()].map((entry): SourceEvent => ({ action: 'upsert', kind: entry.kind, object: entry.object, origin: 'manifest' })));
@@ -45,19 +57,34 @@ export class FileSource implements Source {
     return this.reading;
   }
 
-  private scheduleReload(): void {
+  /** Writers often save in several steps: read once they stop. */
+  private scheduleReload(delayMs = SETTLE_MS): void {
     if (this.settleTimer) clearTimeout(this.settleTimer);
-    // Writers often save in several steps: read once they stop.
+    if (!this.watcher) return;
     this.settleTimer = setTimeout(() => {
       this.settleTimer = null;
       this.reading = this.reading.then(() => this.reload());
-    }, SETTLE_MS);
+    }, delayMs);
   }
 
   private async reload(): Promise<void> {
+    let text: string;
+    try {
+      text = await this.readText(this.path);
+    } catch (error) {
+      const retryMs = Math.min(RETRY_MS * 2 ** this.failedReads++, MAX_RETRY_MS);
+      this.logger.error({ file: this.path, err: error, retryMs }, 'cannot read manifests; keeping the last good state and trying again');
+      this.scheduleReload(retryMs);
+      return;
+    }
+    this.failedReads = 0;
+    if (text.trim() === '') {
+      this.logger.warn({ file: this.path }, 'manifest file is empty (a write in progress?); keeping the last good state');
+      return;
+    }
     let next: Map<string, ManifestObject>;
     try {
-      next = this.reader.read(await readFile(this.path, 'utf8'));
+      next = this.reader.read(text);
     } catch (error) {
       this.logger.error({ file: this.path, err: error }, 'cannot read manifests; keeping the last good state');
       return;
