@@ -1,3 +1,4 @@
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SANDBOX_NETWORK } from '@kplane/conformance';
 import { endpointSliceObject, serviceObject } from '@kplane/core/testing';
@@ -5,7 +6,7 @@ import { IpvsNode } from './support/ipvs-node.js';
 import { upsert } from './support/world.js';
 
 // IPVS specifics the conformance kit does not look at: converging without rewrites, drift, foreign
-// virtual services, and what IPVS persistence means for affinity.
+// virtual services, what IPVS persistence means for affinity, and node addresses across a restart.
 
 const VIP = '10.96.7.10';
 const FOREIGN = '-A -t 10.99.0.1:80 -s wlc';
@@ -19,6 +20,14 @@ afterAll(() => node?.destroy());
 
 function service(affinitySeconds?: number): Record<string, unknown> {
   return serviceObject('sticky', { clusterIPs: [VIP], type: 'NodePort', ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30070 }], ...(affinitySeconds && { affinitySeconds }) });
+}
+
+/** The node's addresses as the CLI detects them (os.networkInterfaces() in the node's namespace, global ones), by interface. */
+async function detectedNodeIPs(): Promise<Map<string, string[]>> {
+  const script = 'process.stdout.write(JSON.stringify(require("node:os").networkInterfaces()))';
+  const { stdout } = await execa('ip', ['netns', 'exec', node.sandbox.nodeNamespace, process.execPath, '-e', script]);
+  const interfaces = Object.entries(JSON.parse(stdout) as Record<string, { address: string; internal: boolean }[]>);
+  return new Map(interfaces.map(([name, addresses]) => [name, addresses.filter((address) => !address.internal && !address.address.startsWith('fe80:')).map((address) => address.address)]));
 }
 
 function slice(pods: readonly string[]): Record<string, unknown> {
@@ -64,6 +73,32 @@ describe('ipvs backend in a real IPVS kernel', () => {
     // rr goes on to the next real server.
     const after = await node.sandbox.client.tcp(VIP, 80);
     expect(after.ok && after.answer.pod !== pod).toBe(true);
+    await node.stop();
+  });
+
+  it('a restarted agent opens NodePorts on the node\'s own addresses only, not on the service addresses detection finds on kplane-ipvs0', async () => {
+    const [vip, externalIP, nodePort] = ['10.96.8.10', '192.0.2.80', 30090];
+    const detect = async (): Promise<string[]> => [...(await detectedNodeIPs()).values()].flat();
+    // The node's own IPv4 addresses (the earlier tests' service address is on kplane-ipvs0 already).
+    const own = [...(await detectedNodeIPs())].filter(([name]) => name !== 'kplane-ipvs0').flatMap(([, addresses]) => addresses).filter((ip) => !ip.includes(':'));
+    const expected = own.map((ip) => `${ip},tcp:${nodePort}`).sort();
+    const nodePortEntries = async (): Promise<string[]> => (await node.sandbox.inNode('ipset', ['save', 'kplane-ipvs4-node-port'])).split('\n')
+      .filter((line) => line.startsWith('add ') && line.endsWith(`tcp:${nodePort}`)).map((line) => line.split(' ')[2]!).sort();
+    await node.start(node.config({ nodeIPs: await detect() }));
+    await node.upsert(
+      serviceObject('web', { clusterIPs: [vip], externalIPs: [externalIP], type: 'NodePort', ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort }] }),
+      endpointSliceObject('web', { ports: [{ name: 'http', port: 8080 }], endpoints: [{ ip: node.sandbox.pod('a').ipv4, nodeName: node.sandbox.pod('a').nodeName }] }),
+    );
+    expect(await nodePortEntries()).toEqual(expected);
+    await node.stop();
+    // What makes the case: detection now sees the service addresses the dummy holds.
+    const detected = await detect();
+    expect(detected).toEqual(expect.arrayContaining([vip, externalIP]));
+    await node.start(node.config({ nodeIPs: detected }));
+    expect(await nodePortEntries()).toEqual(expected);
+    const nodePortServices = [...(await node.ipvs()).keys()].filter((key) => key.endsWith(`:${nodePort}`)).sort();
+    expect(nodePortServices).toEqual(own.map((ip) => `TCP ${ip}:${nodePort}`).sort());
+    expect(await node.sandbox.external.tcp(SANDBOX_NETWORK.nodeIPs[0], nodePort)).toMatchObject({ ok: true, answer: { pod: 'a' } });
     await node.stop();
   });
 
