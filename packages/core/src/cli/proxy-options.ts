@@ -1,4 +1,4 @@
-import { hostname, networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG, type ProxyConfig } from '../config/proxy-config.js';
 import { parseDuration } from '../config/duration.js';
@@ -205,10 +205,14 @@ function valid(value: string | null, flag: string, text: string): string {
   return value;
 }
 
-/** Global unicast addresses of this host, both families. */
-function detectNodeIPs(): string[] {
-  return Object.values(networkInterfaces())
-    .flat()
-    .filter((address) => address && !address.internal && !address.address.startsWith('fe80:'))
-    .map((address) => address!.address);
+/**
+ * Global unicast addresses of this host, both families. kplane's own interfaces are not the node's:
+ * after a restart the ipvs backend's kplane-ipvs0 holds every service address.
+ */
+export function detectNodeIPs(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): string[] {
+  return Object.entries(interfaces)
+    .filter(([name]) => !name.startsWith('kplane-'))
+    .flatMap(([, addresses]) => addresses ?? [])
+    .filter((address) => !address.internal && !address.address.startsWith('fe80:'))
+    .map((address) => address.address);
 }
