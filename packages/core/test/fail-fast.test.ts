@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, get } from 'node:http';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI, kplane, toolShims } from './support/cli.js';
+import { freePort } from './support/loopback.js';
 import { stringify } from 'yaml';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -26,14 +27,6 @@ function file(name: string, text: string): string {
   const path = join(tempDir(), name);
   writeFileSync(path, text);
   return path;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Listening on loopback only; the servers' ports are the kernel's pick. */

@@ -13,22 +13,14 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeApiServer } from '../support/fake-api-server/index.js';
 import { fillCluster, NODE } from './harness.js';
+import { freePort } from '../support/loopback.js';
 
 const ROOT = new URL('../../../../', import.meta.url).pathname;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Kibibytes of a /proc/PID/status field (VmRSS: now, VmHWM: peak). */
 function memoryKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {

@@ -1,13 +1,11 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ClientRequest } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import type { FakeApiServerOptions, RecordedRequest, Verb } from './fake-api-server/index.js';
+import { writeLoopbackKubeconfig } from './loopback.js';
 
 /** The variable naming the kubeconfig of a real kube-apiserver (`npm run apiserver:e2e` sets it). */
 export const REAL_APISERVER_ENV = 'KPLANE_TEST_APISERVER_KUBECONFIG';
@@ -103,16 +101,7 @@ export class RealApiServer {
 
   /** A kubeconfig for the gateway; with `token`, clients must send that token (the gateway swaps it for the real one). */
   writeKubeconfig(): string {
-    const path = join(mkdtempSync(join(tmpdir(), 'kplane-kubeconfig-')), 'kubeconfig');
-    writeFileSync(path, stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'real', cluster: { server: this.url, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'kplane', user: { token: this.options.token ?? this.token } }],
-      contexts: [{ name: 'real', context: { cluster: 'real', user: 'kplane' } }],
-      'current-context': 'real',
-    }));
-    return path;
+    return writeLoopbackKubeconfig('real', this.url, this.options.token ?? this.token);
   }
 
   /** Creates or replaces an object (server-side apply; its status too). Queued: `settled()` waits for it. */

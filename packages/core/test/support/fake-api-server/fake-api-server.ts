@@ -1,14 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { ObjectStore, objectKey, type Change } from './object-store.js';
 import { RESOURCES, apiVersion, resourceOfKind, type Resource } from './resources.js';
 import { fieldSelector, labelSelector, SelectorError, type ApiObject, type Selector } from './selectors.js';
 import { validateEvent } from './event-validation.js';
+import { writeLoopbackKubeconfig } from '../loopback.js';
 
 export interface FakeApiServerOptions {
   /** Requests must carry `Authorization: Bearer <token>`. */
@@ -89,16 +86,7 @@ export class FakeApiServer {
 
   /** A kubeconfig for this server (plain http, so TLS verification is off), in a new temporary directory. */
   writeKubeconfig(): string {
-    const path = join(mkdtempSync(join(tmpdir(), 'kplane-kubeconfig-')), 'kubeconfig');
-    writeFileSync(path, stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'fake', cluster: { server: this.url, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'kplane', user: this.options.token ? { token: this.options.token } : {} }],
-      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'kplane' } }],
-      'current-context': 'fake',
-    }));
-    return path;
+    return writeLoopbackKubeconfig('fake', this.url, this.options.token);
   }
 
   /** Creates or replaces an object, picking its resource from `kind`. */
