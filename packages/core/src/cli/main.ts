@@ -9,6 +9,7 @@ import { DEFAULT_CONFIG } from '../config/proxy-config.js';
 import { startProxyServers } from '../health/proxy-servers.js';
 import { ServiceHealthServer } from '../health/service-health-server.js';
 import { checkLogLevel, createLogger, type Logger } from '../logging/logger.js';
+import { VERSION } from '../version.js';
 import { createProxy, type Proxy } from '../proxy.js';
 import { FileSource } from '../source/file-source.js';
 import type { Source } from '../source/source.js';
@@ -17,7 +18,7 @@ import { addProxyOptions, resolveProxyOptions, type ProxyOptions } from './proxy
 
 const program = new Command('kplane')
   .description('Kubernetes service proxy with pluggable dataplane backends (nftables, iptables, IPVS)')
-  .version('0.1.0')
+  .version(VERSION)
   .showHelpAfterError();
 
 addProxyOptions(program.command('run', { isDefault: true }).description('run the proxy (the default command)'))

@@ -10,6 +10,7 @@ import type { Endpoint, ServicePort, ServicePortKey, ServicePortState } from '..
 import type { SourceEvent } from '../source/source.js';
 import { ChangeTracker, type TrackedChanges } from '../tracker/change-tracker.js';
 import { ObjectIntake, type Rejection } from '../tracker/intake.js';
+import { VERSION } from '../version.js';
 import type { ValidNode } from '../validation/validate.js';
 import type { Clock, Timer } from './clock.js';
 import { ConntrackCleaner } from './conntrack-cleaner.js';
@@ -70,7 +71,7 @@ export class Engine {
       retryMs: Math.max(config.minSyncPeriodMs, 1000),
       maxRetryMs: MAX_RETRY_MS,
     }, () => this.sync());
-    metrics.buildInfo.set({ version: '0.1.0', backend: backend.name }, 1);
+    metrics.buildInfo.set({ version: VERSION, backend: backend.name }, 1);
   }
 
   /** The desired state as of the last sync (what `kplane plan` and tests inspect). */
