@@ -4,21 +4,10 @@ import { DryRunExecutor, ToolError, type Logger } from '@kplane/core';
 import { serviceObject } from '@kplane/core/testing';
 import { IpvsBackend } from '../src/index.js';
 import { ScriptedExecutor } from './support/scripted-executor.js';
-import { CONFIG, endpoints, ipvsProxy, sctpWorld, upsert, world } from './support/world.js';
+import { CONFIG, endpoints, ipvsProxy, sctpWorld, synced, upsert, world } from './support/world.js';
 
 const golden = (name: string): string => readFileSync(new URL(`./golden/${name}`, import.meta.url), 'utf8');
 
-/** A dry-run proxy that has done its first (full) sync of `objects`; its batches are then cleared. */
-async function synced(objects: Record<string, unknown>[] = world(), config = {}) {
-  const executor = new DryRunExecutor();
-  const proxy = ipvsProxy(executor, config);
-  await proxy.backend.init();
-  proxy.engine.handle(objects.map(upsert));
-  expect(await proxy.engine.sync()).toBe(true);
-  const full = executor.render();
-  executor.batches.length = 0;
-  return { ...proxy, executor, full };
-}
 
 describe('ipvs backend plans (golden)', () => {
   it('plans a fresh node in full: sysctls, sets swapped in, chains and jumps, virtual services, the dummy and its addresses', async () => {

@@ -1,24 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { DryRunExecutor } from '@kplane/core';
 import { serviceObject } from '@kplane/core/testing';
-import { ipvsProxy, upsert, world } from './support/world.js';
+import { synced, upsert, world } from './support/world.js';
 
 const serviceCIDR = (cidrs: string[]) => upsert({ apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name: 'kubernetes' }, spec: { cidrs } });
 
-async function synced(config = {}) {
-  const executor = new DryRunExecutor();
-  const proxy = ipvsProxy(executor, config);
-  await proxy.backend.init();
-  proxy.engine.handle(world().map(upsert));
-  expect(await proxy.engine.sync()).toBe(true);
-  const full = executor.render();
-  executor.batches.length = 0;
-  return { ...proxy, executor, full };
-}
 
 describe('ipvs backend: service CIDRs', () => {
   it('a full sync drops new connections forwarded or sent to a service-CIDR address that is no service address', async () => {
-    const { full } = await synced({ serviceCIDRs: ['10.96.0.0/12', 'fd00:10:96::/108'] });
+    const { full } = await synced(world(), { serviceCIDRs: ['10.96.0.0/12', 'fd00:10:96::/108'] });
     expect(full.split('\n').filter((line) => line.startsWith('-A KPLANE-IPVS-SVC-CIDRS'))).toEqual([
       '-A KPLANE-IPVS-SVC-CIDRS -d 10.96.0.0/12 -m set ! --match-set kplane-ipvs4-vip dst -m conntrack --ctstate NEW -j DROP',
       '-A KPLANE-IPVS-SVC-CIDRS -d fd00:10:96::/108 -m set ! --match-set kplane-ipvs6-vip dst -m conntrack --ctstate NEW -j DROP',

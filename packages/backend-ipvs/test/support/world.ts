@@ -77,3 +77,15 @@ export function sctpWorld(): Record<string, unknown>[] {
     }),
   ];
 }
+
+/** A dry-run proxy that has done its first (full) sync of `objects`; its batches are then cleared. */
+export async function synced(objects: Record<string, unknown>[] = world(), config: Partial<ProxyConfig> = {}) {
+  const executor = new DryRunExecutor();
+  const proxy = ipvsProxy(executor, config);
+  await proxy.backend.init();
+  proxy.engine.handle(objects.map(upsert));
+  if (!(await proxy.engine.sync())) throw new Error('the first sync failed');
+  const full = executor.render();
+  executor.batches.length = 0;
+  return { ...proxy, executor, full };
+}
