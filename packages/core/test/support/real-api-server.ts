@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { ClientRequest } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { FakeApiServerOptions, RecordedRequest, Verb } from './fake-api-server/index.js';
-import { writeLoopbackKubeconfig } from './loopback.js';
+import { listenOnLoopback, writeLoopbackKubeconfig } from './loopback.js';
 
 /** The variable naming the kubeconfig of a real kube-apiserver (`npm run apiserver:e2e` sets it). */
 export const REAL_APISERVER_ENV = 'KPLANE_TEST_APISERVER_KUBECONFIG';
@@ -326,15 +326,8 @@ export class RealApiServer {
     request.pipe(upstream);
   }
 
-  private listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.gateway.once('error', reject);
-      this.gateway.listen(this.port, '127.0.0.1', () => {
-        this.gateway.off('error', reject);
-        this.port = (this.gateway.address() as AddressInfo).port;
-        resolve();
-      });
-    });
+  private async listen(): Promise<void> {
+    this.port = await listenOnLoopback(this.gateway, this.port);
   }
 }
 

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { ObjectStore, objectKey, type Change } from './object-store.js';
 import { RESOURCES, apiVersion, resourceOfKind, type Resource } from './resources.js';
 import { fieldSelector, labelSelector, SelectorError, type ApiObject, type Selector } from './selectors.js';
 import { validateEvent } from './event-validation.js';
-import { writeLoopbackKubeconfig } from '../loopback.js';
+import { listenOnLoopback, writeLoopbackKubeconfig } from '../loopback.js';
 
 export interface FakeApiServerOptions {
   /** Requests must carry `Authorization: Bearer <token>`. */
@@ -173,15 +173,8 @@ export class FakeApiServer {
     if (this.server.listening) await this.pause();
   }
 
-  private listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.port, '127.0.0.1', () => {
-        this.server.off('error', reject);
-        this.port = (this.server.address() as AddressInfo).port;
-        resolve();
-      });
-    });
+  private async listen(): Promise<void> {
+    this.port = await listenOnLoopback(this.server, this.port);
   }
 
   private handle(request: IncomingMessage, response: ServerResponse): void {
