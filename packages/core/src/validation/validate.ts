@@ -130,7 +130,7 @@ export function objectRef(raw: unknown): string {
 }
 
 /** The API server's own defaults, applied before anything is read. */
-export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
+const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
 const MAX_AFFINITY_TIMEOUT_SECONDS = 86400;
 
 function toService(object: ServiceObject): ValidService {
