@@ -1,4 +1,4 @@
-import { backendOption, cidrContains, type ProxyConfig } from '@kplane/core';
+import { backendOption, nodePortIPs, type ProxyConfig } from '@kplane/core';
 import type { PortSettings } from './port-objects.js';
 
 /** The schedulers of the IPVS kernel modules (`ip_vs_<name>`), loaded on first use. */
@@ -8,7 +8,7 @@ export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh'
 export function ipvsSettings(config: ProxyConfig): PortSettings {
   return {
     scheduler: backendOption(config, 'scheduler', SCHEDULERS, 'rr'),
-    nodePortIPs: config.nodeIPs.filter((ip) => config.nodePortAddresses.length === 0 || config.nodePortAddresses.some((cidr) => cidrContains(cidr, ip))),
+    nodePortIPs: nodePortIPs(config) ?? config.nodeIPs,
     clusterCIDRs: config.clusterCIDRs,
   };
 }

@@ -37,6 +37,7 @@ export { TOKENS } from './di/tokens.js';
 export { createContainer, type Runtime } from './di/container.js';
 export { createProxy, type Proxy } from './proxy.js';
 export { DEFAULT_CONFIG, backendNumberOption, backendOption, type ProxyConfig } from './config/proxy-config.js';
+export { nodePortIPs } from './config/node-port-ips.js';
 export { parseDuration } from './config/duration.js';
 export { ProxyMetrics } from './metrics/proxy-metrics.js';
 export { HealthState } from './health/health-state.js';

@@ -1,4 +1,4 @@
-import { cidrContains, ipFamily, type IPFamily, type Protocol, type ProxyConfig } from '@kplane/core';
+import { ipFamily, nodePortIPs, type IPFamily, type Protocol, type ProxyConfig } from '@kplane/core';
 import type { IptablesOptions } from '../options.js';
 
 /** What the rules of one IP family depend on besides the services: the node's settings. */
@@ -29,9 +29,7 @@ export function familySettings(config: ProxyConfig, options: IptablesOptions, fa
     masqueradeMark: mark(config.masqueradeBit),
     dropMark: mark(options.dropBit),
     rejectMark: mark(options.rejectBit),
-    nodePortAddresses: config.nodePortAddresses.length === 0
-      ? null
-      : config.nodeIPs.filter((ip) => ofFamily(ip) && config.nodePortAddresses.some((cidr) => cidrContains(cidr, ip))),
+    nodePortAddresses: nodePortIPs(config)?.filter(ofFamily) ?? null,
     leafSize: options.leafSize,
   };
 }
