@@ -3,7 +3,6 @@ import { IptablesBackend } from './iptables-backend.js';
 
 export { IptablesBackend };
 export { FakeIptables } from './iptables/fake-iptables.js';
-export { Transaction, type Table } from './iptables/transaction.js';
 export type { Mode } from './iptables/tools.js';
 export { DEFAULT_LEAF_SIZE, type IptablesOptions, type Layout } from './options.js';
 export { depthBound } from './tree/prefix-tree.js';

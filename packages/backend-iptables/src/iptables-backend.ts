@@ -7,7 +7,7 @@ import { parseSave, type KernelAudit } from './iptables/audit.js';
 import { detectMode } from './iptables/mode.js';
 import { FAMILIES, MODES, NFT_RESTORE_LINES, restoreBatch, saveQuery, versionQuery, type Mode } from './iptables/tools.js';
 import { RestorePacker } from './iptables/restore-packer.js';
-import { TABLES } from './iptables/transaction.js';
+import { IPTABLES_TABLES } from '@kplane/core';
 import { readOptions, type IptablesOptions } from './options.js';
 import { FamilyTables } from './plan/family-tables.js';
 import { familySettings } from './plan/settings.js';
@@ -94,7 +94,7 @@ export class IptablesBackend implements DataplaneBackend {
         if (!audit) continue;
         const packer = new RestorePacker(mode === 'nft' ? NFT_RESTORE_LINES : Infinity);
         for (const hook of audit.hooks) packer.add(1, (transaction) => transaction.deleteRule(hook.table, hook.chain, hook.rule));
-        packer.removeChains(TABLES.flatMap((table) => [...(audit.chains.get(table) ?? [])].map((chain) => ({ table, chain }))));
+        packer.removeChains(IPTABLES_TABLES.flatMap((table) => [...(audit.chains.get(table) ?? [])].map((chain) => ({ table, chain }))));
         for (const transaction of packer.transactions()) await this.executor.apply(restoreBatch(mode, family, transaction.toString()));
       }
     }

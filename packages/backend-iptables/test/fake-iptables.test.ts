@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ToolError } from '@kplane/core';
-import { FakeIptables, Transaction } from '../src/index.js';
+import { IptablesTransaction as Transaction, ToolError } from '@kplane/core';
+import { FakeIptables } from '../src/index.js';
 import { restoreBatch, saveQuery } from '../src/iptables/tools.js';
 
 const restore = (fake: FakeIptables, transaction: Transaction, mode: 'nft' | 'legacy' = 'nft', family: 4 | 6 = 4) =>

@@ -1,9 +1,8 @@
+import { IPTABLES_TABLES, type IPFamily, type SourceEvent } from '@kplane/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IPFamily, SourceEvent } from '@kplane/core';
 import { endpointSliceObject, serviceObject } from '@kplane/core/testing';
 import { parseSave } from '../src/iptables/audit.js';
 import { tokenize } from '../src/iptables/rule-text.js';
-import { TABLES } from '../src/iptables/transaction.js';
 import { harness, remove, upsert } from './support/harness.js';
 import { TestNetwork } from './support/netns.js';
 
@@ -82,7 +81,7 @@ for (const mode of ['nft', 'legacy'] as const) {
 async function expectKernelMatchesModel(network: TestNetwork, backend: ReturnType<typeof harness>['backend'], mode: string, family: IPFamily): Promise<void> {
   const saved = await network.inNode(`ip${family === 4 ? '' : '6'}tables-${mode}-save`);
   const audit = parseSave(saved);
-  for (const table of TABLES) {
+  for (const table of IPTABLES_TABLES) {
     const model = backend.tables(family)!.writtenChains(table);
     expect([...(audit.chains.get(table) ?? [])].sort()).toEqual([...model.keys()].sort());
     const counts = new Map<string, number>();

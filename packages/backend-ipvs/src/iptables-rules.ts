@@ -1,4 +1,4 @@
-import { endpointAddress, hostCIDR, ipFamily, type IPFamily, type ProxyConfig } from '@kplane/core';
+import { endpointAddress, hostCIDR, ipFamily, masqueradeMark, type IPFamily, type ProxyConfig } from '@kplane/core';
 import { CHAINS, JUMP_COMMENT } from './names.js';
 import { setName, type SetKind } from './sets.js';
 
@@ -56,7 +56,7 @@ type RuleConfig = Pick<ProxyConfig, 'clusterCIDRs' | 'masqueradeAll' | 'masquera
  */
 export function kplaneChains(family: IPFamily, config: RuleConfig, local: readonly string[], serviceCIDRs: readonly string[]): Chain[] {
   const set = (kind: SetKind): string => setName(kind, family);
-  const mark = `0x${(1 << config.masqueradeBit >>> 0).toString(16)}`;
+  const mark = masqueradeMark(config);
   const cidrs = config.clusterCIDRs.filter((cidr) => ipFamily(cidr) === family);
   const rule = (chain: string, text: string): string => `-A ${chain} ${text}`;
   const clusterIP = config.masqueradeAll ? [rule(CHAINS.clusterIP, `-j ${CHAINS.markMasquerade}`)]

@@ -31,6 +31,8 @@ export { DryRunExecutor, ExecaExecutor, ToolError, ToolMissingError, type Batch,
 export { BUILTIN_BACKENDS, BackendLoadError, loadBackendPlugin, loadBuiltinBackend } from './backend/loader.js';
 export { conntrackConnections } from './backend/conntrack-connections.js';
 export { ensureForwardAccept, removeForwardAccept } from './backend/forward-accept.js';
+export { IPTABLES_TABLES, IptablesTransaction, type IptablesRules, type IptablesTable } from './backend/iptables-transaction.js';
+export { markHex, masqueradeMark } from './backend/marks.js';
 
 // Wiring.
 export { TOKENS } from './di/tokens.js';

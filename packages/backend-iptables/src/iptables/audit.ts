@@ -1,18 +1,18 @@
 import { ruleTarget, tokenize } from './rule-text.js';
-import { TABLES, type Table } from './transaction.js';
+import { IPTABLES_TABLES, type IptablesTable } from '@kplane/core';
 
 /** Every chain kplane owns starts with this; nothing else it writes is a chain. */
 export const OWN_PREFIX = 'KPLANE-';
 
 /** Built-in chains of the tables kplane writes: the only places outside its own chains where it puts rules. */
-const BUILTIN: Readonly<Record<Table, readonly string[]>> = {
+const BUILTIN: Readonly<Record<IptablesTable, readonly string[]>> = {
   nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
   filter: ['INPUT', 'FORWARD', 'OUTPUT'],
 };
 
 /** A rule in a built-in chain that jumps into one of kplane's chains: one of its hooks. */
 export interface Hook {
-  readonly table: Table;
+  readonly table: IptablesTable;
   readonly chain: string;
   /** As iptables-save prints it after `-A <chain> `: what `-D <chain> <rule>` removes. */
   readonly rule: string;
@@ -21,20 +21,20 @@ export interface Hook {
 
 /** What the kernel holds of kplane's, read once at start-up and before full syncs (never on the partial-sync path). */
 export interface KernelAudit {
-  readonly chains: ReadonlyMap<Table, ReadonlySet<string>>;
+  readonly chains: ReadonlyMap<IptablesTable, ReadonlySet<string>>;
   readonly hooks: readonly Hook[];
 }
 
 export const EMPTY_AUDIT: KernelAudit = { chains: new Map(), hooks: [] };
 
 export function parseSave(text: string): KernelAudit {
-  const chains = new Map<Table, Set<string>>();
+  const chains = new Map<IptablesTable, Set<string>>();
   const hooks: Hook[] = [];
-  let table: Table | null = null;
+  let table: IptablesTable | null = null;
   for (const line of text.split('\n')) {
     if (line.startsWith('*')) {
       const name = line.slice(1).trim();
-      table = (TABLES as readonly string[]).includes(name) ? (name as Table) : null;
+      table = (IPTABLES_TABLES as readonly string[]).includes(name) ? (name as IptablesTable) : null;
     } else if (table && line.startsWith(`:${OWN_PREFIX}`)) {
       const chain = line.slice(1).split(' ')[0]!;
       chains.set(table, (chains.get(table) ?? new Set()).add(chain));

@@ -1,7 +1,6 @@
-import type { ProxyState, ServicePortKey } from '@kplane/core';
+import { IPTABLES_TABLES, IptablesTransaction, type IptablesRules, type IptablesTable, type ProxyState, type ServicePortKey } from '@kplane/core';
 import type { KernelAudit } from '../iptables/audit.js';
 import { RestorePacker } from '../iptables/restore-packer.js';
-import { TABLES, Transaction, type Rules, type Table } from '../iptables/transaction.js';
 import { PrefixTree, type TreeItem, type TreeNode } from '../tree/prefix-tree.js';
 import { addressWidth } from './addresses.js';
 import { HOOKS, baseChains, servicesChain } from './base-chains.js';
@@ -12,7 +11,7 @@ import { addressNodeRules, nodePortNodeRules } from './tree-rules.js';
 
 /** Restores to send in order (one, except for a full sync split by its line budget), and what to record once the kernel took them all. */
 export interface PlannedSync {
-  readonly transactions: readonly Transaction[];
+  readonly transactions: readonly IptablesTransaction[];
   commit(): void;
 }
 
@@ -28,7 +27,7 @@ export class FamilyTables {
   readonly nodePorts: ReadonlyMap<string, PrefixTree<NodePortItem>>;
   private readonly treeChains: readonly TreeChains[];
   private ports = new Map<ServicePortKey, PortPlan>();
-  private readonly written = new Map<Table, Map<string, string>>(TABLES.map((table) => [table, new Map()]));
+  private readonly written = new Map<IptablesTable, Map<string, string>>(IPTABLES_TABLES.map((table) => [table, new Map()]));
 
   constructor(readonly settings: FamilySettings) {
     this.addresses = new PrefixTree({ width: addressWidth(settings.family), capacity: settings.leafSize, root: CHAIN.addresses });
@@ -55,7 +54,7 @@ export class FamilyTables {
       if (plan !== EMPTY_PLAN) this.ports.set(portState.servicePort.key, plan);
     }
     const plans = [...this.ports.values()];
-    const owned = new Map(TABLES.map((table) => [table, new Set([...(audit.chains.get(table) ?? []), ...this.written.get(table)!.keys()])]));
+    const owned = new Map(IPTABLES_TABLES.map((table) => [table, new Set([...(audit.chains.get(table) ?? []), ...this.written.get(table)!.keys()])]));
     // A split sync writes the trees under fresh names. Every destination is a rule of a tree leaf, so
     // the ports' chains and one line per destination already tell most split syncs: their trees are
     // built once; near the budget, the trees are built and counted first.
@@ -67,8 +66,8 @@ export class FamilyTables {
     const packer = new RestorePacker(lineBudget);
     const base = baseChains(this.settings, state.serviceCIDRs);
     const dispatch = new Set<string>([CHAIN.nodePorts, CHAIN.services]);
-    const desired = new Map(TABLES.map((table) => [table, new Set<string>()]));
-    const write = (table: Table, chain: string, rules: Rules) => {
+    const desired = new Map(IPTABLES_TABLES.map((table) => [table, new Set<string>()]));
+    const write = (table: IptablesTable, chain: string, rules: IptablesRules) => {
       desired.get(table)!.add(chain);
       packer.add(1 + rules.length, (transaction) => transaction.writeChain(table, chain, rules));
     };
@@ -88,12 +87,12 @@ export class FamilyTables {
     for (const hook of HOOKS) {
       if (!kept.has(`${hook.table} ${hook.chain} ${hook.target}`)) packer.add(1, (transaction) => transaction.insertRule(hook.table, hook.chain, hook.rule));
     }
-    packer.removeChains(TABLES.flatMap((table) => [...owned.get(table)!].filter((chain) => !desired.get(table)!.has(chain)).map((chain) => ({ table, chain }))));
+    packer.removeChains(IPTABLES_TABLES.flatMap((table) => [...owned.get(table)!].filter((chain) => !desired.get(table)!.has(chain)).map((chain) => ({ table, chain }))));
     return this.planned(packer.transactions(), true);
   }
 
   /** Builds every tree from the plans, numbering each tree's chains from `firstNumber(root)`; returns their chains, children first. */
-  private buildTrees(plans: readonly PortPlan[], firstNumber: (root: string) => number): [string, Rules][] {
+  private buildTrees(plans: readonly PortPlan[], firstNumber: (root: string) => number): [string, IptablesRules][] {
     this.addresses.build(plans.flatMap((plan) => plan.addresses), firstNumber(this.addresses.options.root));
     for (const [protocol, tree] of this.nodePorts) {
       tree.build(plans.flatMap((plan) => plan.nodePorts.filter((item) => item.protocol === protocol)), firstNumber(tree.options.root));
@@ -103,7 +102,7 @@ export class FamilyTables {
 
   /** Rewrites only the chains of the changed ports that differ, the tree chains on their paths, and the entry when the service CIDRs changed. */
   planPartial(changed: Iterable<ServicePortKey>, state: ProxyState): PlannedSync {
-    const transaction = new Transaction();
+    const transaction = new IptablesTransaction();
     const entry = servicesChain(this.settings, state.serviceCIDRs);
     if (this.differs('nat', CHAIN.services, entry)) transaction.writeChain('nat', CHAIN.services, entry);
     for (const key of changed) {
@@ -128,19 +127,19 @@ export class FamilyTables {
   }
 
   /** The model of kplane's chains in `table`, as written (tests and the bench read the kernel back against it). */
-  writtenChains(table: Table): Map<string, Rules> {
+  writtenChains(table: IptablesTable): Map<string, IptablesRules> {
     return new Map([...this.written.get(table)!].map(([chain, rules]) => [chain, rules === '' ? [] : rules.split('\n')]));
   }
 
-  private differs(table: Table, chain: string, rules: Rules): boolean {
+  private differs(table: IptablesTable, chain: string, rules: IptablesRules): boolean {
     return this.written.get(table)!.get(chain) !== rules.join('\n');
   }
 
-  private planned(transactions: readonly Transaction[], full: boolean): PlannedSync {
+  private planned(transactions: readonly IptablesTransaction[], full: boolean): PlannedSync {
     return {
       transactions,
       commit: () => {
-        for (const table of TABLES) {
+        for (const table of IPTABLES_TABLES) {
           const written = full ? new Map<string, string>() : this.written.get(table)!;
           for (const transaction of transactions) {
             for (const [chain, rules] of transaction.written(table)) written.set(chain, rules.join('\n'));
@@ -155,11 +154,11 @@ export class FamilyTables {
 
 /** The chains of one tree with their rules: all of them, or those changed since the last call. */
 interface TreeChains {
-  all(): Iterable<[string, Rules]>;
-  changes(): { written: [string, Rules][]; removed: readonly string[] };
+  all(): Iterable<[string, IptablesRules]>;
+  changes(): { written: [string, IptablesRules][]; removed: readonly string[] };
 }
 
-function treeChains<T extends TreeItem>(tree: PrefixTree<T>, rules: (node: TreeNode<T>) => Rules): TreeChains {
+function treeChains<T extends TreeItem>(tree: PrefixTree<T>, rules: (node: TreeNode<T>) => IptablesRules): TreeChains {
   return {
     all: () => [...tree.postOrder()].map((node) => [node.chain, rules(node)]),
     changes: () => {
@@ -170,7 +169,7 @@ function treeChains<T extends TreeItem>(tree: PrefixTree<T>, rules: (node: TreeN
 }
 
 /** Lines of a restore that writes these chains: a declaration each, and their rules. */
-function lineCount(chains: Iterable<Rules>): number {
+function lineCount(chains: Iterable<IptablesRules>): number {
   let lines = 0;
   for (const rules of chains) lines += 1 + rules.length;
   return lines;

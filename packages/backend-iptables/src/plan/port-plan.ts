@@ -1,5 +1,4 @@
-import { endpointAddress, hostCIDR, ipFamily, type Endpoint, type Protocol, type ServicePort, type ServicePortState } from '@kplane/core';
-import type { Rules } from '../iptables/transaction.js';
+import { endpointAddress, hostCIDR, ipFamily, type Endpoint, type IptablesRules, type Protocol, type ServicePort, type ServicePortState } from '@kplane/core';
 import type { TreeItem } from '../tree/prefix-tree.js';
 import { addressKey } from './addresses.js';
 import { CHAIN, endpointChain, externalChain, externalPickChain, firewallChain, serviceChain } from './names.js';
@@ -24,7 +23,7 @@ export interface NodePortItem extends TreeItem {
 
 /** Everything one service port puts into one family's nat table. */
 export interface PortPlan {
-  readonly chains: ReadonlyMap<string, Rules>;
+  readonly chains: ReadonlyMap<string, IptablesRules>;
   readonly addresses: readonly AddressItem[];
   readonly nodePorts: readonly NodePortItem[];
 }
@@ -64,7 +63,7 @@ export function planPort(state: ServicePortState, settings: FamilySettings): Por
 
   const reachedFromOutside = externalIPs.length > 0 || loadBalancerIPs.length > 0 || port.nodePort !== null;
   // In dependency order (a chain after the chains it jumps to), so that a full sync can be split anywhere.
-  const chains = new Map<string, Rules>();
+  const chains = new Map<string, IptablesRules>();
   const affinity = port.affinityTimeoutSeconds !== null;
   for (const endpoint of uniqueEndpoints([...internal, ...(reachedFromOutside ? external : [])])) {
     const chain = chainOf(endpoint);

@@ -1,4 +1,4 @@
-import { ipFamily, nodePortIPs, type IPFamily, type Protocol, type ProxyConfig } from '@kplane/core';
+import { ipFamily, markHex, masqueradeMark, nodePortIPs, type IPFamily, type Protocol, type ProxyConfig } from '@kplane/core';
 import type { IptablesOptions } from '../options.js';
 
 /** What the rules of one IP family depend on besides the services: the node's settings. */
@@ -21,14 +21,13 @@ export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
 
 export function familySettings(config: ProxyConfig, options: IptablesOptions, family: IPFamily): FamilySettings {
   const ofFamily = (text: string): boolean => ipFamily(text.split('/')[0]!) === family;
-  const mark = (bit: number): string => `0x${(2 ** bit).toString(16)}`;
   return {
     family,
     clusterCIDRs: config.clusterCIDRs.filter(ofFamily),
     masqueradeAll: config.masqueradeAll,
-    masqueradeMark: mark(config.masqueradeBit),
-    dropMark: mark(options.dropBit),
-    rejectMark: mark(options.rejectBit),
+    masqueradeMark: masqueradeMark(config),
+    dropMark: markHex(options.dropBit),
+    rejectMark: markHex(options.rejectBit),
     nodePortAddresses: nodePortIPs(config)?.filter(ofFamily) ?? null,
     leafSize: options.leafSize,
   };

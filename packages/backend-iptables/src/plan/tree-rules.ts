@@ -1,5 +1,4 @@
-import { hostCIDR, type IPFamily, type Protocol } from '@kplane/core';
-import type { Rules } from '../iptables/transaction.js';
+import { hostCIDR, type IPFamily, type IptablesRules, type Protocol } from '@kplane/core';
 import type { Prefix } from '../tree/bits.js';
 import type { TreeNode } from '../tree/prefix-tree.js';
 import { prefixText } from './addresses.js';
@@ -11,7 +10,7 @@ import type { AddressItem, NodePortItem } from './port-plan.js';
  * prefix holds the destination; a leaf matches each destination exactly, then rejects the other
  * ports of the cluster IPs it holds (every destination of one address sits in one leaf).
  */
-export function addressNodeRules(node: TreeNode<AddressItem>, family: IPFamily): Rules {
+export function addressNodeRules(node: TreeNode<AddressItem>, family: IPFamily): IptablesRules {
   if (node.children) return node.children.map((child) => `${child.prefix.length > 0 ? `-d ${prefixText(child.prefix, family)} ` : ''}-j ${child.chain}`);
   const items = sortedItems(node);
   const rules = items.map((item) => {
@@ -24,7 +23,7 @@ export function addressNodeRules(node: TreeNode<AddressItem>, family: IPFamily):
 }
 
 /** The rules of one chain of the tree of node ports of `protocol`: port ranges inside, exact ports in leaves. */
-export function nodePortNodeRules(node: TreeNode<NodePortItem>, protocol: Protocol): Rules {
+export function nodePortNodeRules(node: TreeNode<NodePortItem>, protocol: Protocol): IptablesRules {
   const match = `-p ${protocol.toLowerCase()} -m ${protocol.toLowerCase()} --dport`;
   if (node.children) return node.children.map((child) => `${child.prefix.length > 0 ? `${match} ${portRange(child.prefix)} ` : ''}-j ${child.chain}`);
   return sortedItems(node).map((item) => `${match} ${item.port} -j ${item.target}`);

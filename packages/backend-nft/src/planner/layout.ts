@@ -1,5 +1,5 @@
 import type { ProxyConfig } from '@kplane/core';
-import { cidrContains, ipFamily } from '@kplane/core';
+import { cidrContains, ipFamily, masqueradeMark } from '@kplane/core';
 import type { BaseChainSpec, NftFamily } from '../nft/transaction.js';
 
 /**
@@ -11,7 +11,7 @@ import type { BaseChainSpec, NftFamily } from '../nft/transaction.js';
  *
  * So a table holds a handful of chains however many services it serves (one pick chain per
  * distinct endpoint count), and an endpoint change is a few map elements. Services with ClientIP
- * affinity get small per-service chains (see affinity.ts). Everything carries a generation suffix
+ * affinity get small per-service chains (see contribution.ts). Everything carries a generation suffix
  * (-gN) except the base chains and affinity objects: a full sync builds generation N+1 beside N in
  * bounded transactions and swaps the base chains' jumps at the end, so no transaction ever leaves a
  * partial ruleset behind.
@@ -137,7 +137,7 @@ export function generationLayout(family: NftFamily, config: ProxyConfig, generat
   const addr = `${family} daddr`;
   const frontend = `${addr} . meta l4proto . th dport`;
   const slot = 'numgen random mod 1';
-  const mark = masqueradeMark(config);
+  const mark = masqueradeMark(config, 8);
   const markMasquerade = `meta mark set meta mark | ${mark}`;
   const clusterCIDRs = ofFamily(family, config.clusterCIDRs);
   const podSource = clusterCIDRs.length > 0 ? `${family} saddr { ${clusterCIDRs.join(', ')} }` : null;
@@ -238,10 +238,6 @@ export function baseChains(generation: number): readonly { name: string; spec: B
     { name: 'nat-output', spec: { type: 'nat', hook: 'output', priority: '-100' }, rules: [`jump ${g(CHAIN.services)}`] },
     { name: 'nat-postrouting', spec: { type: 'nat', hook: 'postrouting', priority: 'srcnat' }, rules: [`jump ${g(CHAIN.masquerading)}`] },
   ];
-}
-
-export function masqueradeMark(config: ProxyConfig): string {
-  return `0x${(2 ** config.masqueradeBit).toString(16).padStart(8, '0')}`;
 }
 
 /** Which destinations answer NodePorts: every local address but loopback, or the node IPs in --nodeport-addresses. */

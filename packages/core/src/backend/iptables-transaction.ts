@@ -1,32 +1,33 @@
-export type Table = 'nat' | 'filter';
+export type IptablesTable = 'nat' | 'filter';
 
-export const TABLES: readonly Table[] = ['nat', 'filter'];
+export const IPTABLES_TABLES: readonly IptablesTable[] = ['nat', 'filter'];
 
-/** Rules of one chain, each as iptables-restore reads it after `-A <chain> `. */
-export type Rules = readonly string[];
+/** The rules of one chain, each as iptables-restore reads it after `-A <chain> `. */
+export type IptablesRules = readonly string[];
 
 interface TableEdit {
-  readonly written: Map<string, Rules>;
+  readonly written: Map<string, IptablesRules>;
   readonly deleted: Set<string>;
   readonly inserted: { chain: string; rule: string }[];
   readonly removed: { chain: string; rule: string }[];
 }
 
 /**
- * One `iptables-restore --noflush` input for one IP family, as a value: `toString()` is exactly the
+ * One `iptables-restore --noflush` input for one IP family, as a value (the iptables backend's and
+ * the ipvs backend's rules are both written with it): `toString()` is exactly the
  * text sent. Writing a chain declares it, which creates it or flushes it, then appends its rules;
  * deleting a chain flushes it first, so chains that point at each other can go in one transaction.
  * Order inside a table: declarations, rule deletions in built-in chains, appends, insertions, chain deletions.
  */
-export class Transaction {
-  private readonly tables = new Map<Table, TableEdit>();
+export class IptablesTransaction {
+  private readonly tables = new Map<IptablesTable, TableEdit>();
 
-  writeChain(table: Table, chain: string, rules: Rules): this {
+  writeChain(table: IptablesTable, chain: string, rules: IptablesRules): this {
     this.edit(table).written.set(chain, rules);
     return this;
   }
 
-  deleteChain(table: Table, chain: string): this {
+  deleteChain(table: IptablesTable, chain: string): this {
     const edit = this.edit(table);
     edit.written.delete(chain);
     edit.deleted.add(chain);
@@ -34,13 +35,13 @@ export class Transaction {
   }
 
   /** Inserts a rule at the head of a built-in chain. */
-  insertRule(table: Table, chain: string, rule: string): this {
+  insertRule(table: IptablesTable, chain: string, rule: string): this {
     this.edit(table).inserted.push({ chain, rule });
     return this;
   }
 
   /** Deletes a rule from a built-in chain, given as iptables-save prints it. */
-  deleteRule(table: Table, chain: string, rule: string): this {
+  deleteRule(table: IptablesTable, chain: string, rule: string): this {
     this.edit(table).removed.push({ chain, rule });
     return this;
   }
@@ -50,17 +51,17 @@ export class Transaction {
   }
 
   /** Chains written, per table (what the model of the kernel becomes once the restore succeeds). */
-  written(table: Table): ReadonlyMap<string, Rules> {
+  written(table: IptablesTable): ReadonlyMap<string, IptablesRules> {
     return this.tables.get(table)?.written ?? new Map();
   }
 
-  deleted(table: Table): ReadonlySet<string> {
+  deleted(table: IptablesTable): ReadonlySet<string> {
     return this.tables.get(table)?.deleted ?? new Set();
   }
 
   toString(): string {
     const lines: string[] = [];
-    for (const table of TABLES) {
+    for (const table of IPTABLES_TABLES) {
       const edit = this.tables.get(table);
       if (!edit) continue;
       lines.push(`*${table}`);
@@ -74,7 +75,7 @@ export class Transaction {
     return lines.length > 0 ? `${lines.join('\n')}\n` : '';
   }
 
-  private edit(table: Table): TableEdit {
+  private edit(table: IptablesTable): TableEdit {
     let edit = this.tables.get(table);
     if (!edit) {
       edit = { written: new Map(), deleted: new Set(), inserted: [], removed: [] };
