@@ -2,3 +2,4 @@
 export { FakeClock } from './fake-clock.js';
 export { endpointSliceObject, serviceObject, type EndpointSpec, type PortSpec, type ServiceSpec, type SliceSpec } from './objects.js';
 export { nextSync } from './next-sync.js';
+export { remove, upsert } from './events.js';
