@@ -3,3 +3,4 @@ export { FakeClock } from './fake-clock.js';
 export { endpointSliceObject, serviceObject, type EndpointSpec, type PortSpec, type ServiceSpec, type SliceSpec } from './objects.js';
 export { nextSync } from './next-sync.js';
 export { remove, upsert } from './events.js';
+export { FakeIptablesTables, type FakeIptablesTablesOptions } from './fake-iptables-tables.js';
