@@ -1,4 +1,5 @@
 import { DEFAULT_CONFIG, createLogger, createProxy, isClusterScoped, type ContainerModule, type ObjectKind, type Proxy, type ProxyConfig, type SourceEvent } from '@kplane/core';
+import { remove, upsert } from '@kplane/core/testing';
 import { rulesetSnapshot } from './sandbox/ruleset-snapshot.js';
 import { SANDBOX_NETWORK, Sandbox } from './sandbox/sandbox.js';
 
@@ -61,7 +62,7 @@ export class ConformanceHarness {
     const wanted = new Map(objects.map((object) => [objectKey(object), object]));
     const events: SourceEvent[] = [];
     for (const [key, object] of this.world) {
-      if (!wanted.has(key)) events.push({ action: 'delete', kind: object.kind as ObjectKind, ref: key.slice(key.indexOf(' ') + 1) });
+      if (!wanted.has(key)) events.push(remove(object.kind as ObjectKind, key.slice(key.indexOf(' ') + 1)));
     }
     for (const [key, object] of wanted) {
       if (JSON.stringify(this.world.get(key)) !== JSON.stringify(object)) events.push(upsert(object));
@@ -97,8 +98,4 @@ function objectKey(object: Record<string, unknown>): string {
   const metadata = object.metadata as { name: string; namespace?: string };
   const kind = object.kind as ObjectKind;
   return `${kind} ${isClusterScoped(kind) ? metadata.name : `${metadata.namespace ?? 'default'}/${metadata.name}`}`;
-}
-
-function upsert(object: Record<string, unknown>): SourceEvent {
-  return { action: 'upsert', kind: object.kind as 'Service', object };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { startProxyServers } from '../src/index.js';
+import { upsert } from '../src/testing/index.js';
 import { engineHarness, web, webEndpoints } from './support/engine-harness.js';
 
 describe('metrics and health', () => {
@@ -24,7 +25,7 @@ describe('metrics and health', () => {
 
   it('counts a rejected object and keeps syncing the others', async () => {
     const { clock, engine, metrics, backend } = engineHarness();
-    engine.handle([web(), { action: 'upsert', kind: 'Service', object: { kind: 'Service', metadata: { name: 'bad' }, spec: { clusterIP: 'nope', ports: [{ port: 80 }] } } }]);
+    engine.handle([web(), upsert({ kind: 'Service', metadata: { name: 'bad' }, spec: { clusterIP: 'nope', ports: [{ port: 80 }] } })]);
     engine.start();
     await clock.advance(0);
     expect(Object.keys(backend.syncs[0]!.endpoints)).toEqual(['default/web:http/TCP']);
@@ -56,7 +57,7 @@ describe('metrics and health', () => {
       backend.failNext = 0;
       await clock.advance(300_000);
       expect((await get('/healthz')).status).toBe(200);
-      engine.handle([{ action: 'upsert', kind: 'Node', object: { kind: 'Node', metadata: { name: 'node-a', deletionTimestamp: '2026-01-01T00:00:00Z' } } }]);
+      engine.handle([upsert({ kind: 'Node', metadata: { name: 'node-a', deletionTimestamp: '2026-01-01T00:00:00Z' } })]);
       expect((await get('/healthz')).status).toBe(503);
       expect((await get('/livez')).status).toBe(200);
       const exposed = await get('/metrics', servers.metricsPort!);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Feature, Rejection } from '../src/index.js';
-import { endpointSliceObject, serviceObject } from '../src/testing/index.js';
-import { engineHarness, upsert } from './support/engine-harness.js';
+import { endpointSliceObject, remove, serviceObject, upsert } from '../src/testing/index.js';
+import { engineHarness } from './support/engine-harness.js';
 import { RecordingBackend } from './support/recording-backend.js';
 
 /** What a 20-line out-of-tree backend declares: protocols and families, no kind of external frontend. */
@@ -75,7 +75,7 @@ describe('intake: a backend that lacks a feature costs only the parts that need 
     expect(proxy.rejections).toHaveLength(1);
     proxy.engine.handle([upsert(serviceObject('signal', { clusterIPs: ['10.96.0.11'], ports: [{ name: 'http', port: 80 }] })), sctp(9999)]);
     expect(proxy.rejections).toHaveLength(2);
-    proxy.engine.handle([{ action: 'delete', kind: 'Service', ref: 'default/signal' }, sctp(9999)]);
+    proxy.engine.handle([remove('Service', 'default/signal'), sctp(9999)]);
     expect(proxy.rejections).toHaveLength(3);
     expect(await count(proxy, 'kplane_service_ports_skipped_total')).toContain('{reason="unsupported"} 3');
   });

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { addProxyOptions, resolveProxyOptions } from '../src/cli/proxy-options.js';
 import { ChangeTracker, createLogger, parseManifests } from '../src/index.js';
 import { validateServiceCIDR } from '../src/validation/service-cidr.js';
-import { engineHarness, upsert, web } from './support/engine-harness.js';
+import { remove, upsert } from '../src/testing/index.js';
+import { engineHarness, web } from './support/engine-harness.js';
 
 function serviceCIDR(name: string, cidrs: unknown): Record<string, unknown> {
   return { apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name }, spec: { cidrs } };
@@ -104,7 +105,7 @@ describe('Engine service CIDRs', () => {
     expect(backend.syncs[1]).toMatchObject({ full: false, changed: [], serviceCIDRs: ['10.96.0.0/12', 'fd00:10:96::/108'] });
 
     await clock.advance(5000);
-    engine.handle([{ action: 'delete', kind: 'ServiceCIDR', ref: 'kubernetes' }]);
+    engine.handle([remove('ServiceCIDR', 'kubernetes')]);
     await clock.advance(0);
     expect(backend.syncs[2]).toMatchObject({ full: false, serviceCIDRs: ['fd00:10:96::/108'] });
   });

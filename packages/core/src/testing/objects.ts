@@ -10,6 +10,8 @@ export interface PortSpec {
 
 export interface ServiceSpec {
   readonly namespace?: string;
+  /** metadata.creationTimestamp (RFC 3339): the oldest Service wins a frontend two Services claim. */
+  readonly creationTimestamp?: string;
   readonly clusterIPs: readonly string[];
   readonly ports: readonly PortSpec[];
   readonly type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
@@ -27,7 +29,7 @@ export function serviceObject(name: string, spec: ServiceSpec): Record<string, u
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name, namespace: spec.namespace ?? 'default' },
+    metadata: { name, namespace: spec.namespace ?? 'default', ...(spec.creationTimestamp && { creationTimestamp: spec.creationTimestamp }) },
     spec: {
       type: spec.type ?? 'ClusterIP',
       clusterIP: spec.clusterIPs[0],

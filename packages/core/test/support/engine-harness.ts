@@ -1,20 +1,11 @@
-import { ContainerModule, DEFAULT_CONFIG, DryRunExecutor, TOKENS, createLogger, createProxy, type ProxyConfig, type SourceEvent } from '../../src/index.js';
-import { FakeClock, endpointSliceObject, serviceObject } from '../../src/testing/index.js';
+import { ContainerModule, TOKENS, type ProxyConfig, type SourceEvent } from '../../src/index.js';
+import { endpointSliceObject, serviceObject, testProxy, upsert } from '../../src/testing/index.js';
 import { RecordingBackend } from './recording-backend.js';
 
 /** An engine on a fake clock with a recording backend. */
 export function engineHarness(config: Partial<ProxyConfig> = {}, backend = new RecordingBackend()) {
-  const clock = new FakeClock();
-  const executor = new DryRunExecutor();
-  const proxy = createProxy(
-    { config: { ...DEFAULT_CONFIG, nodeName: 'node-a', ...config }, executor, logger: createLogger('silent'), clock },
-    new ContainerModule(({ bind }) => void bind(TOKENS.Backend).toConstantValue(backend)),
-  );
-  return { ...proxy, clock, backend, executor };
-}
-
-export function upsert(object: Record<string, unknown>): SourceEvent {
-  return { action: 'upsert', kind: object.kind as 'Service', object };
+  const proxy = testProxy(new ContainerModule(({ bind }) => void bind(TOKENS.Backend).toConstantValue(backend)), { config });
+  return { ...proxy, backend };
 }
 
 export function web(ip = '10.96.0.1', protocol: 'TCP' | 'UDP' = 'TCP'): SourceEvent {

@@ -3,6 +3,7 @@ import {
   DEFAULT_CONFIG, DryRunExecutor, createLogger, createProxy, fitToFeatures, ipFamily, loadBuiltinBackend, validateService,
   type ProxyConfig, type ServicePort, type SourceEvent,
 } from '../../src/index.js';
+import { upsert } from '../../src/testing/index.js';
 import { loadCorpus } from './corpus.js';
 
 /**
@@ -27,21 +28,17 @@ const services = corpus.filter((entry) => entry.object.kind === 'Service').map((
 /** One slice per family of the Service's cluster IPs, one ready endpoint on this node, every port named as the Service's. */
 function slicesFor(name: string, ports: readonly ServicePort[]): SourceEvent[] {
   const families = [...new Set(ports.flatMap((port) => port.clusterIPs.map((ip) => ipFamily(ip))))];
-  return families.map((family, index): SourceEvent => ({
-    action: 'upsert',
+  return families.map((family, index) => upsert({
     kind: 'EndpointSlice',
-    object: {
-      kind: 'EndpointSlice',
-      metadata: { name: `${name}-${family}`, namespace: ports[0]!.service.split('/')[0], labels: { 'kubernetes.io/service-name': name } },
-      addressType: `IPv${family}`,
-      endpoints: [{ addresses: [family === 4 ? `10.244.9.${index + 1}` : `fd00:10:244::9:${index + 1}`], nodeName: 'node-a', conditions: { ready: true } }],
-      ports: ports.map((port) => ({ name: port.portName, protocol: port.protocol, port: typeof port.targetPort === 'number' ? port.targetPort : 8080 })),
-    },
+    metadata: { name: `${name}-${family}`, namespace: ports[0]!.service.split('/')[0], labels: { 'kubernetes.io/service-name': name } },
+    addressType: `IPv${family}`,
+    endpoints: [{ addresses: [family === 4 ? `10.244.9.${index + 1}` : `fd00:10:244::9:${index + 1}`], nodeName: 'node-a', conditions: { ready: true } }],
+    ports: ports.map((port) => ({ name: port.portName, protocol: port.protocol, port: typeof port.targetPort === 'number' ? port.targetPort : 8080 })),
   }));
 }
 
 const events: SourceEvent[] = [
-  ...corpus.map((entry): SourceEvent => ({ action: 'upsert', kind: entry.object.kind as 'Service', object: entry.object })),
+  ...corpus.map((entry) => upsert(entry.object)),
   ...services.filter(({ ports }) => ports.length > 0).flatMap(({ entry, ports }) => slicesFor((entry.object.metadata as { name: string }).name, ports)),
 ];
 
