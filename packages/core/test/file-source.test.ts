@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { FileSource, createLogger, type SourceEvent } from '../src/index.js';
@@ -20,11 +21,11 @@ const a = serviceObject('a', { clusterIPs: ['10.96.0.1'], ports: [{ port: 80 }] 
 const b = serviceObject('b', { clusterIPs: ['10.96.0.2'], ports: [{ port: 80 }] });
 const sliceA = endpointSliceObject('a', { ports: [{ port: 8080 }], endpoints: [{ ip: '10.1.0.1' }] });
 
-async function start(text: string, readText?: ReadText) {
+async function start(text: string, readText?: ReadText, logger: Logger = createLogger('silent')) {
   const path = join(mkdtempSync(join(tmpdir(), 'kplane-file-')), 'services.yaml');
   writeFileSync(path, text);
   const batches: SourceEvent[][] = [];
-  const source = new FileSource(path, createLogger('silent'), readText);
+  const source = new FileSource(path, logger, readText);
   sources.push(source);
   await source.start((events) => batches.push([...events]));
   const next = async (): Promise<SourceEvent[]> => {
@@ -95,11 +96,15 @@ describe('FileSource', () => {
     expect(summary(await pending)).toEqual(['upsert Service b']);
   });
 
-  it('keeps the last good state through a broken edit', async () => {
-    const { path, batches, next } = await start(documents(a, b));
-    writeFileSync(path, 'kind: Service\n  metadata: [broken');
+  it('keeps the last good state through a broken edit, and logs the line that broke it', async () => {
+    const logs: { msg: string; err?: { message: string } }[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => logs.push(JSON.parse(line) as (typeof logs)[number]) });
+    const { path, batches, next } = await start(documents(a, b), undefined, logger);
+    writeFileSync(path, `${documents(a, b)}---\nkind: Service\n  metadata: [broken`);
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(batches).toHaveLength(1);
+    const line = `${documents(a, b)}---\nkind: Service\n  metadata: [broken`.split('\n').length;
+    expect(logs.map((log) => `${log.msg}: ${log.err?.message}`)).toEqual([`cannot read manifests; keeping the last good state: bad indentation of a mapping entry at line ${line}, column 11:   metadata: [broken`]);
     const pending = next();
     writeFileSync(path, documents(a));
     expect(summary(await pending)).toEqual(['delete Service default/b']);

@@ -36,6 +36,17 @@ describe('ManifestReader', () => {
     expect([...parseManifests(text).keys()]).toEqual(['Service:default/s0', 'Service:default/s1']);
   });
 
+  it('names the line and column of a syntax error in the whole text, not in its document', () => {
+    const text = `${yamlText(...services)}---\nkind: Service\n  metadata: [broken\n`;
+    const line = text.split('\n').indexOf('  metadata: [broken') + 1;
+    expect(() => parseManifests(text)).toThrow(`at line ${line}, column 11:   metadata: [broken`);
+  });
+
+  it('reads YAML 1.2 core scalars: no dates, no yes/no booleans', () => {
+    const text = 'kind: Service\nmetadata:\n  name: s\n  annotations: {created: 2024-01-01, enabled: yes, count: 0x10}\n';
+    expect(parseManifests(text).get('Service:default/s')!.object).toMatchObject({ metadata: { annotations: { created: '2024-01-01', enabled: 'yes', count: 16 } } });
+  });
+
   it('throws on a broken edit and keeps reusing the last good documents', () => {
     const reader = new ManifestReader();
     const good = reader.read(yamlText(...services));

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { parseAllDocuments } from 'yaml';
+import { CORE_SCHEMA, YAMLException, loadAll } from 'js-yaml';
 import { isClusterScoped, type ObjectKind } from './source.js';
 
 /** One object of a manifest file, keyed so that edits can be diffed object by object. */
@@ -16,11 +16,14 @@ const PROXY_KINDS: ReadonlySet<string> = new Set<ObjectKind>(['Service', 'Endpoi
 
 /**
  * Reads Kubernetes manifests as kubectl prints them: several YAML documents, or a `List` (also
- * `ServiceList` etc.). Objects of other kinds are skipped. Throws on a YAML syntax error.
+ * `ServiceList` etc.). Objects of other kinds are skipped. Throws on a YAML syntax error, naming
+ * its line and column in the whole text.
  *
- * It remembers the documents of the last read by a digest of their text, so a file re-read after an
- * edit costs a parse of the documents that changed only (measured: 20,000 Services with their
- * slices, 14 MB, take 8.6 s to parse whole). One `List` document is parsed whole every time.
+ * YAML is read by js-yaml with the YAML 1.2 core schema (no timestamps, no merge keys): on 20,000
+ * Services with their slices (15 MB) it takes 0.6 s where the `yaml` package took 5.6-7 s
+ * (bench/RESULTS.md, "File source"). It remembers the documents of the last read by a digest of
+ * their text, so a file re-read after an edit parses only the documents that changed. One `List`
+ * document is parsed whole every time.
  */
 export class ManifestReader {
   private documents = new Map<string, readonly ManifestObject[]>();
@@ -28,9 +31,9 @@ export class ManifestReader {
   read(text: string): Map<string, ManifestObject> {
     const documents = new Map<string, readonly ManifestObject[]>();
     const objects = new Map<string, ManifestObject>();
-    for (const document of splitDocuments(text)) {
-      const digest = hash('sha1', document);
-      const parsed = documents.get(digest) ?? this.documents.get(digest) ?? parseDocuments(document);
+    for (const piece of splitDocuments(text)) {
+      const digest = hash('sha1', piece.text);
+      const parsed = documents.get(digest) ?? this.documents.get(digest) ?? parsePiece(text, piece);
       documents.set(digest, parsed);
       for (const entry of parsed) objects.set(`${entry.kind}:${entry.ref}`, entry);
     }
@@ -45,28 +48,34 @@ export function parseManifests(text: string): Map<string, ManifestObject> {
   return new ManifestReader().read(text);
 }
 
+/** A slice of the manifest text and where it starts in it (for the line numbers of errors). */
+interface Piece {
+  readonly text: string;
+  readonly offset: number;
+}
+
 /**
  * The text cut before each `---` line. A document's content cannot start a line with `---` (block
  * content is indented), so each piece holds whole documents; directives (`%YAML`) apply across
  * the marker that follows them, so a text with any is kept in one piece.
  */
-function splitDocuments(text: string): string[] {
-  if (/^%/m.test(text)) return [text];
+function splitDocuments(text: string): Piece[] {
+  if (/^%/m.test(text)) return [{ text, offset: 0 }];
   const starts = [...text.matchAll(/^---(?=[ \t\r\n]|$)/gm)].map((match) => match.index);
-  const pieces: string[] = [];
+  const pieces: Piece[] = [];
   let from = 0;
   for (const start of starts) {
-    if (start > from) pieces.push(text.slice(from, start));
+    if (start > from) pieces.push({ text: text.slice(from, start), offset: from });
     from = start;
   }
-  pieces.push(text.slice(from));
+  pieces.push({ text: text.slice(from), offset: from });
   return pieces;
 }
 
 /** The objects of one piece. JSON, which kubectl and generators often write, is read as such (JSON is YAML). */
-function parseDocuments(piece: string): ManifestObject[] {
+function parsePiece(whole: string, piece: Piece): ManifestObject[] {
   const objects = new Map<string, ManifestObject>();
-  const body = piece.replace(/^---[ \t]*/, '').trim();
+  const body = piece.text.replace(/^---[ \t]*/, '').trim();
   if (body.startsWith('{')) {
     try {
       collect(JSON.parse(body) as unknown, undefined, objects);
@@ -75,11 +84,22 @@ function parseDocuments(piece: string): ManifestObject[] {
       // Flow-style YAML that is not JSON: the YAML parser below reads it.
     }
   }
-  for (const document of parseAllDocuments(piece)) {
-    if (document.errors.length > 0) throw new Error(document.errors[0]!.message);
-    collect(document.toJS() as unknown, undefined, objects);
+  let documents: unknown[];
+  try {
+    documents = loadAll(piece.text, null, { schema: CORE_SCHEMA });
+  } catch (error) {
+    throw error instanceof YAMLException ? syntaxError(whole, piece, error) : error;
   }
+  for (const document of documents) collect(document, undefined, objects);
   return [...objects.values()];
+}
+
+/** js-yaml's error with its line counted in the whole text (pieces start at a line start), and that line quoted. */
+function syntaxError(whole: string, piece: Piece, error: YAMLException): Error {
+  const { line, column } = error.mark;
+  const source = piece.text.split('\n')[line]?.trimEnd() ?? '';
+  const linesBefore = whole.slice(0, piece.offset).split('\n').length - 1;
+  return new Error(`${error.reason} at line ${linesBefore + line + 1}, column ${column + 1}${source === '' ? '' : `: ${source}`}`);
 }
 
 function collect(value: unknown, listItemKind: string | undefined, objects: Map<string, ManifestObject>): void {
