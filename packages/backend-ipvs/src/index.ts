@@ -1,15 +1,29 @@
-import { release } from 'node:os';
-import { ContainerModule, TOKENS } from '@kplane/core';
-import { IpvsBackend, KERNEL_RELEASE } from './ipvs-backend.js';
+import { ContainerModule, TOKENS, type Executor } from '@kplane/core';
+import type { IpvsClient } from './client/client.js';
+import { ExecIpvsClient } from './client/exec-client.js';
+import { IPVS_CLIENT, IpvsBackend, KERNEL_RELEASE } from './ipvs-backend.js';
 
-export { IpvsBackend, KERNEL_RELEASE };
-export { ipvsSysctls, kernelVersion, type SysctlChoice } from './sysctls.js';
+export { IPVS_CLIENT, IpvsBackend, KERNEL_RELEASE } from './ipvs-backend.js';
+export type { IpvsClient } from './client/client.js';
+export { ExecIpvsClient } from './client/exec-client.js';
+// export { FakeIpvsClient } from './client/fake-client.js';
+export { IpsetTransaction, IpTransaction, IpvsadmTransaction, type ServiceHeader } from './client/transaction.js';
+export { ipvsSysctls, kernelVersion, type SysctlChoice } from './kernel/sysctls.js';
 export { SCHEDULERS } from './settings.js';
 
-/** The ipvs backend for a kernel release (the running kernel's by default; tests pin one). */
-export function ipvsModule(kernelRelease: string = release()): ContainerModule {
+export interface IpvsModuleOptions {
+  /** The kernel release to plan for (the running kernel's, read at init, by default; tests pin one). */
+  readonly kernelRelease?: string;
+  /** The tools' client (an ExecIpvsClient on core's executor by default; a FakeIpvsClient in tests). */
+  readonly client?: IpvsClient;
+}
+
+/** `--backend ipvs`: the ipvs backend on its client. */
+export function ipvsModule({ kernelRelease, client }: IpvsModuleOptions = {}): ContainerModule {
   return new ContainerModule(({ bind }) => {
-    bind(KERNEL_RELEASE).toConstantValue(kernelRelease);
+    bind(KERNEL_RELEASE).toConstantValue(kernelRelease ?? null);
+    if (client) bind(IPVS_CLIENT).toConstantValue(client);
+    else bind(IPVS_CLIENT).toDynamicValue((context) => new ExecIpvsClient(context.get<Executor>(TOKENS.Executor))).inSingletonScope();
     bind(TOKENS.Backend).to(IpvsBackend).inSingletonScope();
   });
 }

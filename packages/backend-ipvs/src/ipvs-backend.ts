@@ -1,33 +1,42 @@
 import {
-  TOKENS, ToolError, endpointAddress, ensureForwardAccept, inject, injectable,
-  type DataplaneBackend, type Endpoint, type Executor, type Feature, type IPFamily, type Logger, type ProxyConfig, type ProxyState,
-  type ServicePortKey, type SyncRequest,
+  TOKENS, ToolMissingError, endpointAddress, ensureForwardAccept, inject, injectable, removeForwardAccept,
+  type DataplaneBackend, type Endpoint, type Executor, type Feature, type Logger, type ProxyConfig, type SyncRequest,
 } from '@kplane/core';
-import { parseAddressListing } from './address-listing.js';
-import { removeIpvsObjects } from './cleanup.js';
-import { connectionCounts } from './connections.js';
-import { DesiredIndex } from './desired-index.js';
-import { jumpCount, listRules } from './iptables-listing.js';
-import { iptablesTool, JUMPS, kplaneChains, localChain, serviceCIDRChain, type Chain, type Jump } from './iptables-rules.js';
-import { listKernel, ownedState, type KernelState } from './kernel-state.js';
-import { DUMMY_INTERFACE } from './names.js';
-import { nodeAddresses } from './node-addresses.js';
-import { applyUpdates, planSync, type Plan } from './planner.js';
-import { portObjects, type PortObjects, type PortSettings } from './port-objects.js';
-import { FAMILIES } from './sets.js';
+import type { IpvsClient } from './client/client.js';
+import { whenToolFails } from './client/tool-failure.js';
+import { parseAddressListing } from './kernel/address-listing.js';
+import { connectionCounts } from './kernel/connections.js';
+import { listRules } from './kernel/iptables-listing.js';
+import { listKernel, ownedState, parseAddresses, parseIpsetSave, parseIpvsadmSave } from './kernel/kernel-state.js';
+import { nodeAddresses } from './kernel/node-addresses.js';
+import { ipvsHasSctp } from './kernel/sctp-support.js';
+import { ipvsSysctls, sysctlValues, type SysctlChoice } from './kernel/sysctls.js';
+import { emptyModel } from './planner/model.js';
+import { DUMMY_INTERFACE } from './planner/names.js';
+import { dummyCleanup, rulesCleanup, servicesCleanup, setsCleanup } from './planner/plan-cleanup.js';
+import { planFull } from './planner/plan-full.js';
+import { planPartial } from './planner/plan-partial.js';
+import type { IpvsPlan } from './planner/plan.js';
+import type { PortSettings } from './planner/port-objects.js';
+import { FAMILIES } from './planner/sets.js';
 import { ipvsSettings } from './settings.js';
-import { IPVS_PROTOCOLS_QUERY, ipvsHasSctp } from './sctp-support.js';
-import { ipvsSysctls, sysctlInput, type SysctlChoice } from './sysctls.js';
 
-/** The running kernel's release (`uname -r`): the IPVS sysctls depend on it. */
+/** The IpvsClient binding: ExecIpvsClient by default, a FakeIpvsClient in tests. */
+export const IPVS_CLIENT = Symbol.for('kplane.ipvs.IpvsClient');
+
+/** A kernel release to plan for (tests pin one), or null: the running kernel's, read at init. */
 export const KERNEL_RELEASE = Symbol.for('kplane.ipvs.KernelRelease');
+
+/** What a dry run plans for when it cannot read the release: a current kernel (Debian 12's). */
+const DRY_RUN_RELEASE = '6.1.0';
 
 /**
  * IPVS virtual services in NAT mode. Each sync writes one batch per tool: `ipset restore`
- * (frontend records and the sets the iptables rules match), `ipvsadm -R` (only the changed virtual
- * services), `ip -batch` (service addresses on kplane-ipvs0), `iptables-restore --noflush` per
- * family when kplane's chains change; a full sync also writes the sysctls. Between full syncs the
- * kernel is never listed: the backend predicts it from what it wrote.
+ * (frontend records and the sets the iptables rules match), `iptables-restore --noflush` per
+ * family when kplane's chains change, `ipvsadm -R` (only the changed virtual services), `ip -batch`
+ * (service addresses on kplane-ipvs0); a full sync also writes the sysctls. Between full syncs the
+ * kernel is never listed: the backend plans against its model, which only a plan's `commit()`
+ * changes, once the client applied every batch of the plan.
  */
 @injectable()
 export class IpvsBackend implements DataplaneBackend {
@@ -41,40 +50,40 @@ export class IpvsBackend implements DataplaneBackend {
   readonly usesConntrack = true;
   readonly optionKeys = ['scheduler'];
   private settings: PortSettings;
-  private readonly sysctls: readonly SysctlChoice[];
-  private readonly desired = new DesiredIndex();
-  /** What the last successful sync left in the kernel; null until a full sync has listed it (or after a failure). */
-  private kernel: KernelState | null = null;
+  private sysctls?: readonly SysctlChoice[];
+  private model = emptyModel();
 
   constructor(
+    @inject(IPVS_CLIENT) private readonly client: IpvsClient,
     @inject(TOKENS.Executor) private readonly executor: Executor,
     @inject(TOKENS.Config) private readonly config: ProxyConfig,
     @inject(TOKENS.Logger) private readonly logger: Logger,
-    @inject(KERNEL_RELEASE) private readonly kernelRelease: string,
+    @inject(KERNEL_RELEASE) private readonly kernelRelease: string | null,
   ) {
     this.settings = ipvsSettings(config);
-    this.sysctls = ipvsSysctls(kernelRelease);
   }
 
   async init(): Promise<void> {
-    if (this.executor.live) {
-      await this.executor.read({ tool: 'ipvsadm', args: ['-L', '-n'] }).catch((error: unknown) => {
-        throw new Error(`IPVS is not usable on this node (it needs the ip_vs kernel module and ipvsadm): ${error instanceof Error ? error.message : String(error)}`);
-      });
-      await this.checkSctp();
-      await this.dropServiceAddresses();
-    }
-    for (const { key, value, reason } of this.sysctls) {
-      this.logger.info({ kernel: this.kernelRelease, sysctl: key, value: value ?? 'left alone', reason }, 'IPVS sysctl chosen by kernel version');
+    await this.client.listServices().catch((error: unknown) => {
+      throw new Error(`IPVS is not usable on this node (it needs the ip_vs kernel module and ipvsadm): ${error instanceof Error ? error.message : String(error)}`);
+    });
+    await this.checkSctp();
+    await this.dropServiceAddresses();
+    const { release, choices } = await this.chooseSysctls();
+    for (const { key, value, reason } of choices) {
+      this.logger.info({ kernel: release, sysctl: key, value: value ?? 'left alone', reason }, 'IPVS sysctl chosen by kernel version');
     }
   }
 
+  /** The sysctls for the kernel's release, read once. */
+  private async chooseSysctls(): Promise<{ release: string; choices: readonly SysctlChoice[] }> {
+    const release = (this.kernelRelease ?? (await this.client.kernelRelease())) || DRY_RUN_RELEASE;
+    this.sysctls ??= ipvsSysctls(release);
+    return { release, choices: this.sysctls };
+  }
+
   private async checkSctp(): Promise<void> {
-    const symbols = await this.executor.read(IPVS_PROTOCOLS_QUERY).catch((error: unknown) => {
-      if (error instanceof ToolError) return '';
-      throw error;
-    });
-    const sctp = ipvsHasSctp(symbols);
+    const sctp = ipvsHasSctp(await this.client.ipvsProtocolSymbols());
     if (sctp === false) {
       this.features.delete('SCTP');
       this.logger.warn({ kernel: this.kernelRelease }, 'IPVS in this kernel has no SCTP (CONFIG_IP_VS_PROTO_SCTP): SCTP service ports are skipped');
@@ -85,7 +94,7 @@ export class IpvsBackend implements DataplaneBackend {
 
   /** NodePorts never open on the service addresses a previous kplane left on the dummy interface. */
   private async dropServiceAddresses(): Promise<void> {
-    const listing = parseAddressListing(await this.executor.read({ tool: 'ip', args: ['-o', 'address', 'show'] }));
+    const listing = parseAddressListing((await this.client.listAddresses()) ?? '');
     const { kept, dropped } = nodeAddresses(this.settings.nodePortIPs, listing);
     if (dropped.length === 0) return;
     this.logger.info({ dropped, interface: DUMMY_INTERFACE }, 'node addresses that only the service-address interface holds do not answer NodePorts');
@@ -93,94 +102,70 @@ export class IpvsBackend implements DataplaneBackend {
   }
 
   async sync({ full, changed, state }: SyncRequest): Promise<void> {
-    try {
-      if (full || !this.kernel) await this.fullSync(state);
-      else await this.partialSync(this.kernel, changed, state);
-    } catch (error) {
-      // After a failed batch the kernel is unknown: the next sync (full) lists it again.
-      this.kernel = null;
-      throw error;
+    if (full) {
+      // Lists the kernel (the only time the backend does), then converges everything it owns.
+      const [listing, ...rules] = await Promise.all([listKernel(this.client), ...FAMILIES.map((family) => listRules(this.client, family))]);
+      const plan = planFull(this.model, { listing, rules: new Map(FAMILIES.map((family, index) => [family, rules[index]!])) }, state, this.settings, this.config);
+      await this.client.writeSysctls(sysctlValues((await this.chooseSysctls()).choices));
+      await this.apply(plan);
+      await ensureForwardAccept(this.executor);
+      plan.commit();
+    } else {
+      const plan = planPartial(this.model, changed, state, this.settings);
+      await this.apply(plan);
+      plan.commit();
     }
   }
 
   /** Connections of the draining (weight 0) real servers in kplane's virtual services, from one `ipvsadm -L -n`. */
   async activeConnections(endpoints: readonly Endpoint[]): Promise<ReadonlyMap<string, number>> {
-    const listing = await this.executor.read({ tool: 'ipvsadm', args: ['-L', '-n'] });
-    const counts = connectionCounts(listing, (key) => this.kernel?.services.has(key) ?? false);
+    const counts = connectionCounts(await this.client.listServices(), (key) => this.model.kernel.services.has(key));
     return new Map(endpoints.map((endpoint) => [endpointAddress(endpoint), counts.get(endpointAddress(endpoint)) ?? 0]));
   }
 
+  /**
+   * Removes everything the ipvs backend wrote, found in the kernel by its marks: the jumps and
+   * chains, the virtual services whose address is on kplane-ipvs0 or that kplane's frontend sets
+   * record, the dummy interface, the sets, core's FORWARD accept rule. Each tool on its own: one
+   * that is not installed is skipped with a warning (nothing of it to remove), the rest is cleaned.
+   */
   async cleanup(): Promise<void> {
-    this.kernel = null;
-    this.desired.clear();
-    await removeIpvsObjects(this.executor);
-  }
-
-  /** Lists the kernel (the only time the backend does), then converges everything it owns. */
-  private async fullSync(state: ProxyState): Promise<void> {
-    this.desired.clear();
-    for (const port of state.values()) this.desired.replace(port.servicePort.key, portObjects(port, this.settings));
-    const [listing, ...rules] = await Promise.all([listKernel(this.executor), ...FAMILIES.map((family) => listRules(this.executor, family))]);
-    const listed = new Map(FAMILIES.map((family, index) => [family, rules[index]!]));
-    const kernel = ownedState(listing, listed, (key) => this.desired.service(key) !== undefined);
-    const missingJumps = new Map<IPFamily, Jump[]>(FAMILIES.map((family) => [family, JUMPS.filter((jump) => jumpCount(listed.get(family)!, jump) === 0)]));
-    const plan = planSync(kernel, this.desired, {
-      full: true,
-      services: [...kernel.services.keys(), ...this.desired.serviceKeys()],
-      members: [...kernel.members, ...this.desired.allMembers()],
-      vips: [...kernel.vips, ...this.desired.allVips()],
-      chains: FAMILIES.flatMap((family) => kplaneChains(family, this.config, this.desired.shortcutRules(family), state.serviceCIDRs)),
-      missingJumps,
-    });
-    await this.executor.apply({ tool: 'sysctl', args: ['-p', '-'], input: sysctlInput(this.sysctls) });
-    await this.applyPlan(plan);
-    await ensureForwardAccept(this.executor);
-    applyUpdates(kernel, plan.updates);
-    this.kernel = kernel;
-  }
-
-  /** Only the changed ports' objects: no listing, no work for the others. */
-  private async partialSync(kernel: KernelState, changed: ReadonlySet<ServicePortKey>, state: ProxyState): Promise<void> {
-    const services = new Set<string>();
-    const members = new Set<string>();
-    const vips = new Set<string>();
-    const shortcutFamilies = new Set<IPFamily>();
-    const collect = (objects: PortObjects | undefined): void => {
-      for (const service of objects?.services ?? []) services.add(service.key);
-      for (const entry of objects?.members ?? []) members.add(entry);
-      for (const vip of objects?.vips ?? []) vips.add(vip);
-    };
-    for (const key of changed) {
-      const port = state.get(key);
-      const next = port && portObjects(port, this.settings);
-      const previous = this.desired.replace(key, next);
-      collect(previous);
-      collect(next);
-      // The shortcut chain is rebuilt only for a family whose rules this port changed (an endpoint change leaves them alone).
-      for (const rule of symmetricDifference(previous?.shortcuts ?? [], next?.shortcuts ?? [])) shortcutFamilies.add(Number(rule[0]) as IPFamily);
+    for (const family of FAMILIES) {
+      // A family whose tables cannot be listed has none of kplane's rules.
+      const listing = await this.unlessMissing(() => listRules(this.client, family).catch(whenToolFails(null)));
+      if (listing) await this.client.restoreRules(family, rulesCleanup(listing));
     }
-    // The service-CIDR chains go along every time: the plan writes one only when its rules differ from the kernel's.
-    const chains: Chain[] = [
-      ...[...shortcutFamilies].map((family) => localChain(family, this.desired.shortcutRules(family))),
-      ...FAMILIES.map((family) => serviceCIDRChain(family, state.serviceCIDRs)),
-    ];
-    const plan = planSync(kernel, this.desired, { full: false, services, members, vips, chains, missingJumps: new Map() });
-    await this.applyPlan(plan);
-    applyUpdates(kernel, plan.updates);
+    const services = await this.unlessMissing(() => this.client.saveServices());
+    const sets = await this.unlessMissing(() => this.client.saveSets());
+    const addresses = await this.unlessMissing(() => this.client.listAddresses(DUMMY_INTERFACE));
+    const listing = { services: parseIpvsadmSave(services ?? ''), sets: parseIpsetSave(sets ?? ''), vips: addresses ? parseAddresses(addresses) : null };
+    const kernel = ownedState(listing, new Map(), () => false);
+    if (services !== undefined) await this.client.restoreServices(servicesCleanup(kernel));
+    if (addresses !== undefined) await this.client.runIp(dummyCleanup(kernel));
+    if (sets !== undefined) await this.client.restoreSets(setsCleanup(listing.sets.keys()));
+    await removeForwardAccept(this.executor);
+    this.model = emptyModel();
+  }
+
+  /** Runs one tool's step; a tool that is not installed is skipped with a warning (undefined). */
+  private async unlessMissing<T>(step: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await step();
+    } catch (error) {
+      if (!(error instanceof ToolMissingError)) throw error;
+      this.logger.warn({ tool: error.tool }, `${error.tool} is not installed: cleanup skips its objects`);
+      return undefined;
+    }
   }
 
   /** Sets first (records and what the rules match), then rules, virtual services, and the dummy's addresses last. */
-  private async applyPlan(plan: Plan): Promise<void> {
-    if (plan.ipset) await this.executor.apply({ tool: 'ipset', args: ['restore', '-exist'], input: plan.ipset });
-    for (const [family, input] of plan.iptables) await this.executor.apply({ tool: `${iptablesTool(family)}-restore`, args: ['--noflush', '-w', '5'], input });
-    if (plan.ipvsadm) await this.executor.apply({ tool: 'ipvsadm', args: ['-R'], input: plan.ipvsadm, failOnStderr: true });
-    if (plan.ip) await this.executor.apply({ tool: 'ip', args: ['-batch', '-'], input: plan.ip });
+  private async apply(plan: IpvsPlan): Promise<void> {
+    await this.client.restoreSets(plan.sets);
+    for (const family of FAMILIES) {
+      const rules = plan.rules.get(family);
+      if (rules) await this.client.restoreRules(family, rules);
+    }
+    await this.client.restoreServices(plan.services);
+    await this.client.runIp(plan.addresses);
   }
-}
-
-/** Items in exactly one of the two lists. */
-function symmetricDifference(a: readonly string[], b: readonly string[]): string[] {
-  const inA = new Set(a);
-  const inB = new Set(b);
-  return [...a.filter((item) => !inB.has(item)), ...b.filter((item) => !inA.has(item))];
 }

@@ -1,5 +1,5 @@
 import { backendOption, nodePortIPs, type ProxyConfig } from '@kplane/core';
-import type { PortSettings } from './port-objects.js';
+import type { PortSettings } from './planner/port-objects.js';
 
 /** The schedulers of the IPVS kernel modules (`ip_vs_<name>`), loaded on first use. */
 export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'mh', 'fo', 'ovf', 'twos'] as const;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseAddressListing } from '../src/address-listing.js';
-import { connectionCounts } from '../src/connections.js';
-import { ownedState, parseAddresses, parseIpsetSave, parseIpvsadmSave, type KernelListing } from '../src/kernel-state.js';
-import { nodeAddresses } from '../src/node-addresses.js';
-import { ipvsHasSctp } from '../src/sctp-support.js';
+import { parseAddressListing } from '../src/kernel/address-listing.js';
+import { connectionCounts } from '../src/kernel/connections.js';
+import { ownedState, parseAddresses, parseIpsetSave, parseIpvsadmSave, type KernelListing } from '../src/kernel/kernel-state.js';
+import { nodeAddresses } from '../src/kernel/node-addresses.js';
+import { ipvsHasSctp } from '../src/kernel/sctp-support.js';
 
 // Listings as the tools print them (captured in the test VM: Debian 12, ipvsadm 1.31, ipset 7.17, iproute2 6.1).
 const IPVSADM_SAVE = [

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ipvsSysctls, kernelVersion } from '../src/index.js';
-import { sysctlInput } from '../src/sysctls.js';
+import { sysctlValues } from '../src/kernel/sysctls.js';
 
 const values = (release: string) => Object.fromEntries(ipvsSysctls(release).map((choice) => [choice.key.replace('net.ipv4.vs.', ''), choice.value]));
 
@@ -23,13 +23,12 @@ describe('IPVS sysctls by kernel version (seed 001)', () => {
     expect(ipvsSysctls('5.4.0').find((choice) => choice.key.endsWith('conn_reuse_mode'))!.reason).toContain('1 s');
   });
 
-  it('writes only the values it sets, as sysctl.conf lines', () => {
-    expect(sysctlInput(ipvsSysctls('4.0.0'))).toBe([
-      'net.ipv4.vs.conntrack = 1',
-      'net.ipv4.vs.expire_nodest_conn = 1',
-      'net.ipv4.vs.expire_quiescent_template = 1',
-      '',
-    ].join('\n'));
+  it('writes only the values it sets', () => {
+    expect(Object.fromEntries(sysctlValues(ipvsSysctls('4.0.0')))).toEqual({
+      'net.ipv4.vs.conntrack': 1,
+      'net.ipv4.vs.expire_nodest_conn': 1,
+      'net.ipv4.vs.expire_quiescent_template': 1,
+    });
   });
 
   it('reads major and minor from a release, and refuses what is not one', () => {

@@ -13,7 +13,7 @@ export const CONFIG: ProxyConfig = {
 /** A proxy with the ipvs backend for Debian 12's kernel (6.1), on a fake clock. */
 export function ipvsProxy(executor: Executor = new DryRunExecutor(), config: Partial<ProxyConfig> = {}) {
   const clock = new FakeClock();
-  const proxy = createProxy({ config: { ...CONFIG, ...config }, executor, logger: createLogger('silent'), clock }, ipvsModule('6.1.0-50-amd64'));
+  const proxy = createProxy({ config: { ...CONFIG, ...config }, executor, logger: createLogger('silent'), clock }, ipvsModule({ kernelRelease: '6.1.0-50-amd64' }));
   return { clock, ...proxy };
 }
 

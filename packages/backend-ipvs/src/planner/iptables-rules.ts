@@ -1,12 +1,10 @@
-import { endpointAddress, hostCIDR, ipFamily, masqueradeMark, type IPFamily, type ProxyConfig } from '@kplane/core';
+import { endpointAddress, hostCIDR, ipFamily, masqueradeMark, type IPFamily, type IptablesRules, type IptablesTable, type ProxyConfig } from '@kplane/core';
 import { CHAINS, JUMP_COMMENT } from './names.js';
 import { setName, type SetKind } from './sets.js';
 
-export type Table = 'nat' | 'filter';
-
 /** A jump from a built-in chain into kplane's chains. */
 export interface Jump {
-  readonly table: Table;
+  readonly table: IptablesTable;
   readonly chain: string;
   readonly target: string;
 }
@@ -21,12 +19,12 @@ export const JUMPS: readonly Jump[] = [
   { table: 'filter', chain: 'OUTPUT', target: CHAINS.serviceCIDRs },
 ];
 
-/** One of kplane's chains and its rules, written exactly as `iptables -S` prints them, so listings compare equal. */
+/** One of kplane's chains and its rules, written exactly as `iptables -S` prints them (after `-A <chain> `), so listings compare equal. */
 export interface Chain {
   readonly family: IPFamily;
-  readonly table: Table;
+  readonly table: IptablesTable;
   readonly name: string;
-  readonly rules: readonly string[];
+  readonly rules: IptablesRules;
 }
 
 /** Key of a chain in the kernel state: `4 KPLANE-IPVS-SERVICES`. */
@@ -37,10 +35,6 @@ export function chainKey(chain: Pick<Chain, 'family' | 'name'>): string {
 /** The rule of a jump, as `iptables -S` prints it (after `-A CHAIN`). */
 export function jumpRule(jump: Jump): string {
   return `-m comment --comment ${JUMP_COMMENT} -j ${jump.target}`;
-}
-
-export function iptablesTool(family: IPFamily): string {
-  return family === 4 ? 'iptables' : 'ip6tables';
 }
 
 type RuleConfig = Pick<ProxyConfig, 'clusterCIDRs' | 'masqueradeAll' | 'masqueradeBit'>;
@@ -58,42 +52,41 @@ export function kplaneChains(family: IPFamily, config: RuleConfig, local: readon
   const set = (kind: SetKind): string => setName(kind, family);
   const mark = masqueradeMark(config);
   const cidrs = config.clusterCIDRs.filter((cidr) => ipFamily(cidr) === family);
-  const rule = (chain: string, text: string): string => `-A ${chain} ${text}`;
-  const clusterIP = config.masqueradeAll ? [rule(CHAINS.clusterIP, `-j ${CHAINS.markMasquerade}`)]
-    : cidrs.length > 0 ? [...cidrs.map((cidr) => rule(CHAINS.clusterIP, `-s ${cidr} -j RETURN`)), rule(CHAINS.clusterIP, `-j ${CHAINS.markMasquerade}`)]
+  const clusterIP = config.masqueradeAll ? [`-j ${CHAINS.markMasquerade}`]
+    : cidrs.length > 0 ? [...cidrs.map((cidr) => `-s ${cidr} -j RETURN`), `-j ${CHAINS.markMasquerade}`]
       : [];
-  const chain = (table: Table, name: string, rules: readonly string[]): Chain => ({ family, table, name, rules });
+  const chain = (table: IptablesTable, name: string, rules: IptablesRules): Chain => ({ family, table, name, rules });
   return [
     chain('nat', CHAINS.services, [
-      rule(CHAINS.services, `-j ${CHAINS.local}`),
-      rule(CHAINS.services, `-m set --match-set ${set('cluster-ip')} dst,dst -j ${CHAINS.clusterIP}`),
-      rule(CHAINS.services, `-m set --match-set ${set('external')} dst,dst -j ${CHAINS.markMasquerade}`),
-      rule(CHAINS.services, `-m set --match-set ${set('node-port')} dst,dst -j ${CHAINS.markMasquerade}`),
+      `-j ${CHAINS.local}`,
+      `-m set --match-set ${set('cluster-ip')} dst,dst -j ${CHAINS.clusterIP}`,
+      `-m set --match-set ${set('external')} dst,dst -j ${CHAINS.markMasquerade}`,
+      `-m set --match-set ${set('node-port')} dst,dst -j ${CHAINS.markMasquerade}`,
     ]),
     localChain(family, local),
     chain('nat', CHAINS.clusterIP, clusterIP),
-    chain('nat', CHAINS.markMasquerade, [rule(CHAINS.markMasquerade, `-j MARK --set-xmark ${mark}/${mark}`)]),
+    chain('nat', CHAINS.markMasquerade, [`-j MARK --set-xmark ${mark}/${mark}`]),
     chain('nat', CHAINS.postrouting, [
-      rule(CHAINS.postrouting, `-m set --match-set ${set('hairpin')} dst,dst,src -j MASQUERADE`),
-      rule(CHAINS.postrouting, `-m mark ! --mark ${mark}/${mark} -j RETURN`),
+      `-m set --match-set ${set('hairpin')} dst,dst,src -j MASQUERADE`,
+      `-m mark ! --mark ${mark}/${mark} -j RETURN`,
       // Clears the bit, so a packet that goes through the host again is not masqueraded twice.
-      rule(CHAINS.postrouting, `-j MARK --set-xmark ${mark}/0x0`),
-      rule(CHAINS.postrouting, '-j MASQUERADE --random-fully'),
+      `-j MARK --set-xmark ${mark}/0x0`,
+      '-j MASQUERADE --random-fully',
     ]),
     chain('filter', CHAINS.filter, [
-      rule(CHAINS.filter, `-m set --match-set ${set('lb-fw')} dst,dst -j ${CHAINS.firewall}`),
-      rule(CHAINS.filter, `-m set --match-set ${set('cluster-ip')} dst,dst -j RETURN`),
-      rule(CHAINS.filter, `-m set --match-set ${set('external')} dst,dst -j RETURN`),
-      rule(CHAINS.filter, `-m set --match-set ${set('external-local')} dst,dst -j RETURN`),
-      rule(CHAINS.filter, `-m conntrack --ctstate NEW -m set --match-set ${set('vip')} dst -j REJECT --reject-with ${family === 4 ? 'icmp-port-unreachable' : 'icmp6-port-unreachable'}`),
+      `-m set --match-set ${set('lb-fw')} dst,dst -j ${CHAINS.firewall}`,
+      `-m set --match-set ${set('cluster-ip')} dst,dst -j RETURN`,
+      `-m set --match-set ${set('external')} dst,dst -j RETURN`,
+      `-m set --match-set ${set('external-local')} dst,dst -j RETURN`,
+      `-m conntrack --ctstate NEW -m set --match-set ${set('vip')} dst -j REJECT --reject-with ${family === 4 ? 'icmp-port-unreachable' : 'icmp6-port-unreachable'}`,
     ]),
     chain('filter', CHAINS.firewall, [
-      rule(CHAINS.firewall, `-m set --match-set ${set('lb-src')} dst,dst,src -j RETURN`),
-      rule(CHAINS.firewall, '-j DROP'),
+      `-m set --match-set ${set('lb-src')} dst,dst,src -j RETURN`,
+      '-j DROP',
     ]),
     // The hairpin set lists every endpoint as endpoint,proto:port,endpoint: src,src,src matches a reply from one.
     chain('filter', CHAINS.forward, [
-      rule(CHAINS.forward, `-m conntrack --ctstate RELATED,ESTABLISHED --ctdir REPLY -m set --match-set ${set('hairpin')} src,src,src -j ACCEPT`),
+      `-m conntrack --ctstate RELATED,ESTABLISHED --ctdir REPLY -m set --match-set ${set('hairpin')} src,src,src -j ACCEPT`,
     ]),
     serviceCIDRChain(family, serviceCIDRs),
   ];
@@ -106,7 +99,7 @@ export function kplaneChains(family: IPFamily, config: RuleConfig, local: readon
  */
 export function serviceCIDRChain(family: IPFamily, serviceCIDRs: readonly string[]): Chain {
   const rules = serviceCIDRs.filter((cidr) => ipFamily(cidr) === family)
-    .map((cidr) => `-A ${CHAINS.serviceCIDRs} -d ${cidr} -m set ! --match-set ${setName('vip', family)} dst -m conntrack --ctstate NEW -j DROP`);
+    .map((cidr) => `-d ${cidr} -m set ! --match-set ${setName('vip', family)} dst -m conntrack --ctstate NEW -j DROP`);
   return { family, table: 'filter', name: CHAINS.serviceCIDRs, rules };
 }
 
@@ -124,18 +117,5 @@ export function localShortcuts(cidrs: readonly string[], protocol: string, front
   const family = ipFamily(frontend);
   const proto = protocol.toLowerCase();
   return cidrs.filter((cidr) => ipFamily(cidr) === family)
-    .map((cidr) => `-A ${CHAINS.local} -s ${cidr} -d ${hostCIDR(frontend)} -p ${proto} -m ${proto} --dport ${port} -j DNAT --to-destination ${endpointAddress({ ip: clusterIP, port: clusterPort })}`);
-}
-
-/** `iptables-restore --noflush` input: declaring a chain flushes it, then its rules; missing jumps inserted first in their chain. */
-export function iptablesRestore(chains: readonly Chain[], missingJumps: readonly Jump[]): string {
-  const lines: string[] = [];
-  for (const table of ['nat', 'filter'] as const) {
-    const rewritten = chains.filter((chain) => chain.table === table);
-    const jumps = missingJumps.filter((jump) => jump.table === table);
-    if (rewritten.length + jumps.length === 0) continue;
-    lines.push(`*${table}`, ...rewritten.map((chain) => `:${chain.name} - [0:0]`), ...rewritten.flatMap((chain) => chain.rules));
-    lines.push(...jumps.map((jump) => `-I ${jump.chain} ${jumpRule(jump)}`), 'COMMIT');
-  }
-  return lines.length > 0 ? `${lines.join('\n')}\n` : '';
+    .map((cidr) => `-s ${cidr} -d ${hostCIDR(frontend)} -p ${proto} -m ${proto} --dport ${port} -j DNAT --to-destination ${endpointAddress({ ip: clusterIP, port: clusterPort })}`);
 }

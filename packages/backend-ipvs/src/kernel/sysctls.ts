@@ -37,7 +37,7 @@ export function ipvsSysctls(release: string): SysctlChoice[] {
   ];
 }
 
-/** `sysctl -p -` input for the values kplane writes. */
-export function sysctlInput(choices: readonly SysctlChoice[]): string {
-  return choices.filter((choice) => choice.value !== null).map((choice) => `${choice.key} = ${choice.value}\n`).join('');
+/** The values kplane writes (those it leaves alone left out), in the table's order. */
+export function sysctlValues(choices: readonly SysctlChoice[]): Map<string, number> {
+  return new Map(choices.flatMap(({ key, value }) => (value === null ? [] : [[key, value] as const])));
 }

@@ -1,10 +1,11 @@
-import { ToolError, type Executor, type IPFamily } from '@kplane/core';
+import { IPTABLES_TABLES, type IPFamily, type IptablesRules } from '@kplane/core';
+import type { IpvsClient } from '../client/client.js';
+import { chainKey } from '../planner/iptables-rules.js';
+import { DUMMY_INTERFACE, SET_PREFIX } from '../planner/names.js';
+import { member, recordedService, SET_NAMES } from '../planner/sets.js';
+import { keyAddress, type VirtualService } from '../planner/virtual-service.js';
 import { parseAddressListing } from './address-listing.js';
 import { ownChains, type RuleListing } from './iptables-listing.js';
-import { chainKey } from './iptables-rules.js';
-import { DUMMY_INTERFACE, SET_PREFIX } from './names.js';
-import { member, recordedService, SET_NAMES } from './sets.js';
-import { keyAddress, type VirtualService } from './virtual-service.js';
 
 /** kplane's objects in the kernel: read at a full sync, then predicted from each successful sync. */
 export interface KernelState {
@@ -13,8 +14,8 @@ export interface KernelState {
   readonly members: Set<string>;
   readonly vips: Set<string>;
   dummy: boolean;
-  /** kplane's iptables chains, by `family name`: their rules as `iptables -S` prints them. */
-  readonly chains: Map<string, readonly string[]>;
+  /** kplane's iptables chains, by `family name`: their rules as `iptables -S` prints them after `-A <chain> `. */
+  readonly chains: Map<string, IptablesRules>;
 }
 
 /** The kernel as listed: every virtual service, kplane's sets, the dummy's addresses (null: no dummy). */
@@ -25,18 +26,9 @@ export interface KernelListing {
 }
 
 /** Lists the kernel: one call per tool, only at full syncs and cleanup (never on the hot path). */
-export async function listKernel(executor: Executor): Promise<KernelListing> {
-  const [services, sets, addresses] = await Promise.all([
-    executor.read({ tool: 'ipvsadm', args: ['-S', '-n'] }),
-    executor.read({ tool: 'ipset', args: ['save'] }),
-    executor.read({ tool: 'ip', args: ['-o', 'address', 'show', 'dev', DUMMY_INTERFACE] }).catch((error: unknown) => {
-      if (error instanceof ToolError) return null;
-      throw error;
-    }),
-  ]);
-  // A dry run plans for a fresh node, dummy interface included.
-  const dummy = executor.live && addresses !== null;
-  return { services: parseIpvsadmSave(services), sets: parseIpsetSave(sets), vips: dummy ? parseAddresses(addresses) : null };
+export async function listKernel(client: IpvsClient): Promise<KernelListing> {
+  const [services, sets, addresses] = await Promise.all([client.saveServices(), client.saveSets(), client.listAddresses(DUMMY_INTERFACE)]);
+  return { services: parseIpvsadmSave(services), sets: parseIpsetSave(sets), vips: addresses === null ? null : parseAddresses(addresses) };
 }
 
 /**
@@ -52,9 +44,9 @@ export function ownedState(listing: KernelListing, rules: ReadonlyMap<IPFamily, 
   for (const service of listing.services) {
     if (vips.has(keyAddress(service.key)) || recorded.has(service.key) || desired(service.key)) services.set(service.key, service);
   }
-  const chains = new Map<string, readonly string[]>();
+  const chains = new Map<string, IptablesRules>();
   for (const [family, listed] of rules) {
-    for (const table of ['nat', 'filter'] as const) for (const [name, chainRules] of ownChains(listed, table)) chains.set(chainKey({ family, name }), chainRules);
+    for (const table of IPTABLES_TABLES) for (const [name, chainRules] of ownChains(listed, table)) chains.set(chainKey({ family, name }), chainRules);
   }
   return { services, members, vips, dummy: listing.vips !== null, chains };
 }

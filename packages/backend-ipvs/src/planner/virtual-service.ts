@@ -1,12 +1,12 @@
 import { endpointAddress, type Protocol } from '@kplane/core';
+import type { ServiceHeader } from '../client/transaction.js';
 
-/** An IPVS virtual service as kplane programs it: NAT (masquerading) mode to every real server. */
-export interface VirtualService {
-  /** `-t 10.96.0.10:80`: the service address in ipvsadm's own syntax, as `ipvsadm -S -n` prints it. */
-  readonly key: string;
-  readonly scheduler: string;
-  /** ClientIP affinity: persistence timeout in seconds, or null. */
-  readonly persistence: number | null;
+/**
+ * An IPVS virtual service as kplane programs it: NAT (masquerading) mode to every real server. Its
+ * key (`-t 10.96.0.10:80`) is the service address in ipvsadm's own syntax, as `ipvsadm -S -n` prints
+ * it; its persistence is ClientIP affinity's timeout.
+ */
+export interface VirtualService extends ServiceHeader {
   /** Real server (`ip:port`, `[ip6]:port`) → weight; weight 0 for draining ones. */
   readonly reals: ReadonlyMap<string, number>;
 }

@@ -1,5 +1,5 @@
 import type { ListedAddress } from './address-listing.js';
-import { DUMMY_INTERFACE } from './names.js';
+import { DUMMY_INTERFACE } from '../planner/names.js';
 
 /**
  * The node addresses that may answer NodePorts: those on kplane-ipvs0 alone are service addresses,

@@ -1,4 +1,4 @@
-import { PROTOCOL_FLAGS } from './virtual-service.js';
+import { PROTOCOL_FLAGS } from '../planner/virtual-service.js';
 
 /**
  * Connections (active plus inactive) per draining real server (`ip:port`, `[ip6]:port`) from one
