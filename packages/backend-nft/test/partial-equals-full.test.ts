@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { SourceEvent } from '@kplane/core';
-import { eps, fakeProxy, remove, svc, upsert } from './support.js';
+import { remove, upsert } from '@kplane/core/testing';
+import { eps, fakeProxy, svc } from './support.js';
 
 /** A random Service among a few names, with random features. */
 const serviceEvent = fc.record({

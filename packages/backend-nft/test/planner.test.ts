@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { CONFIG, eps, fakeProxy, remove, svc, upsert } from './support.js';
+import { remove, upsert } from '@kplane/core/testing';
+import { CONFIG, eps, fakeProxy, svc } from './support.js';
 
 /** The text of the last transaction the backend sent. */
-const lastTransaction = (nft: ReturnType<typeof fakeProxy>['nft']): string => nft.transactions.at(-1)?.render() ?? '';
+const lastTransaction = (nft: ReturnType<typeof fakeProxy>['nft']): string => nft.transactions.at(-1)?.toString() ?? '';
 
 describe('nft planner: golden text', () => {
   it('writes a small scenario with every frontend kind in one transaction', async () => {
@@ -156,7 +157,7 @@ describe('nft planner: full syncs', () => {
     const { nft, sync } = fakeProxy({ ...(await import('./support.js')).CONFIG, backendOptions: options });
     const events = Array.from({ length: 400 }, (_, i) => [svc(`s${i}`, { clusterIPs: [`10.96.${i >> 8}.${i & 255}`] }), eps(`s${i}`, [`10.244.${i >> 8}.${i & 255}`])]).flat();
     await sync(events);
-    const texts = nft.transactions.map((tx) => tx.render());
+    const texts = nft.transactions.map((tx) => tx.toString());
     expect(texts[0]).toContain('add map ip kplane endpoints-tcp-g1');
     expect(texts[0]).not.toContain('add element');
     expect(texts.at(-1)).toContain('add rule ip kplane nat-prerouting jump services-g1');

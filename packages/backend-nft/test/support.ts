@@ -1,6 +1,6 @@
 import { ContainerModule, DEFAULT_CONFIG, DryRunExecutor, TOKENS, createLogger, createProxy, type ProxyConfig, type SourceEvent } from '@kplane/core';
-import { endpointSliceObject, serviceObject, type ServiceSpec } from '@kplane/core/testing';
-import { FakeNft, NFT_CLIENT, NftBackend } from '../src/index.js';
+import { endpointSliceObject, serviceObject, upsert, type ServiceSpec } from '@kplane/core/testing';
+import { FakeNftClient, NFT_CLIENT, NftBackend } from '../src/index.js';
 
 export const CONFIG: ProxyConfig = {
   ...DEFAULT_CONFIG,
@@ -9,9 +9,9 @@ export const CONFIG: ProxyConfig = {
   clusterCIDRs: ['10.244.0.0/16', 'fd00:10:244::/48'],
 };
 
-/** The nft backend on a FakeNft, driven by core's engine. */
+/** The nft backend on a FakeNftClient, driven by core's engine. */
 export function fakeProxy(config: ProxyConfig = CONFIG) {
-  const nft = new FakeNft();
+  const nft = new FakeNftClient();
   const proxy = createProxy(
     { config, executor: new DryRunExecutor(), logger: createLogger('silent') },
     new ContainerModule(({ bind }) => {
@@ -25,14 +25,6 @@ export function fakeProxy(config: ProxyConfig = CONFIG) {
     if (!(await proxy.engine.sync())) throw new Error('sync failed');
   };
   return { nft, ...proxy, sync };
-}
-
-export function upsert(object: Record<string, unknown>): SourceEvent {
-  return { action: 'upsert', kind: object.kind as 'Service', object };
-}
-
-export function remove(kind: 'Service' | 'EndpointSlice' | 'ServiceCIDR', ref: string): SourceEvent {
-  return { action: 'delete', kind, ref };
 }
 
 export function svc(name: string, spec: Partial<ServiceSpec> & { clusterIPs: readonly string[] }, protocol: 'TCP' | 'UDP' | 'SCTP' = 'TCP'): SourceEvent {

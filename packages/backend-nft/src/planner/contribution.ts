@@ -1,5 +1,5 @@
 import { endpointAddress, ipFamily, kernelId, type Endpoint, type ServicePortState } from '@kplane/core';
-import type { NftFamily } from '../nft/transaction.js';
+import type { NftFamily } from '../client/transaction.js';
 import { CHAIN, SET, endpointMap, generationName, pickChainBase, type PickKind, type TransportProtocol } from './layout.js';
 
 /** One element kplane wants in one of its sets or maps (logical set name; the generation is added when written). */
@@ -44,27 +44,9 @@ const NO_AFFINITY: AffinityObjects = { sets: [], chains: [] };
 /** What a port without a cluster IP of the family contributes (the same object every time). */
 export const NOTHING: Contribution = { elements: [], picks: [], affinity: NO_AFFINITY };
 
-/**
- * Verdicts that jump to a generation's shared chains, made once per generation: at 50K services
- * every element would otherwise carry its own copy of the same few texts.
- */
-const verdicts = { generation: -1, texts: new Map<string, string>() };
+/** The verdict that sends a packet on to one of a generation's shared chains. */
 function sharedVerdict(chain: string, generation: number): string {
-  if (verdicts.generation !== generation) verdicts.texts.clear();
-  verdicts.generation = generation;
-  const name = generationName(chain, generation);
-  let text = verdicts.texts.get(name);
-  if (text === undefined) verdicts.texts.set(name, (text = `goto ${name}`));
-  return text;
-}
-
-/** One copy of each pick name (`pick:tcp:2`) however many ports use it: the model keeps them for good. */
-const pickNames = new Map<string, string>();
-function intern(name: string): string {
-  const known = pickNames.get(name);
-  if (known !== undefined) return known;
-  pickNames.set(name, name);
-  return name;
+  return `goto ${generationName(chain, generation)}`;
 }
 
 /** The sets and chains of one kind of external frontend. */
@@ -120,7 +102,7 @@ export function contribute(state: ServicePortState, family: NftFamily, generatio
       return `goto ${objects.chains[0]!.name}`;
     }
     const pick = { kind, protocol, count: endpoints.length };
-    picks.add(intern(`${kind}:${protocol}:${endpoints.length}`));
+    picks.add(`${kind}:${protocol}:${endpoints.length}`);
     return sharedVerdict(pickChainBase(pick), generation);
   };
 

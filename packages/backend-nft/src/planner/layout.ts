@@ -1,6 +1,6 @@
 import type { ProxyConfig } from '@kplane/core';
 import { cidrContains, ipFamily, masqueradeMark } from '@kplane/core';
-import type { BaseChainSpec, NftFamily } from '../nft/transaction.js';
+import type { BaseChainSpec, NftFamily } from '../client/transaction.js';
 
 /**
  * The shape of kplane's nftables tables. Dispatch is by map lookups, not by per-service chains:
@@ -40,8 +40,6 @@ export const SET = {
   firewallAllow: 'firewall-allow',
   hairpin: 'hairpin',
 } as const;
-
-export type SetName = (typeof SET)[keyof typeof SET];
 
 /** The chains every generation has, by logical name (pick chains come and go with endpoint counts). */
 export const CHAIN = {
@@ -96,6 +94,12 @@ export interface Pick {
 /** `pick-tcp-3`, which a generation suffixes (`pick-tcp-3-g7`). */
 export function pickChainBase(pick: Pick): string {
   return `${pick.kind}-${pick.protocol}-${pick.count}`;
+}
+
+/** `pick:tcp:3` (a Contribution's pick) → the pick chain it stands for. */
+export function parsePick(pick: string): Pick {
+  const [kind, protocol, count] = pick.split(':') as [PickKind, TransportProtocol, string];
+  return { kind, protocol, count: Number(count) };
 }
 
 export function pickChainName(pick: Pick, generation: number): string {

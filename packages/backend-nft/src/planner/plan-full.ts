@@ -1,11 +1,19 @@
 import type { ProxyConfig, ProxyState } from '@kplane/core';
-import { NftTransaction, type NftFamily, type NftOperation } from '../nft/transaction.js';
-import { baseChains, generationLayout, generationName, generationOf, ofFamily, pickChainName, pickChainRule, TABLE, TABLE_COMMENT } from './layout.js';
-import { ElementsBySet, parsePick } from './plan-partial.js';
-import { WrittenTable } from './written-table.js';
+import { NftTransaction, type NftFamily, type NftOperation } from '../client/transaction.js';
+import { baseChains, FAMILIES, generationLayout, generationName, generationOf, ofFamily, parsePick, pickChainName, pickChainRule, TABLE, TABLE_COMMENT } from './layout.js';
+import { ElementsBySet, type NftPlan } from './plan.js';
+import { WrittenTable, type WrittenTables } from './written-table.js';
 
-/** A full sync of one family, in three phases that may be split across transactions at element boundaries. */
-export interface FullPlan {
+/** How a full sync is cut into transactions. */
+export interface FullSyncLimits {
+  /** Elements per transaction; a sync with no more is one transaction. */
+  readonly transactionElements: number;
+  /** Element transactions meant to run side by side (a split sync makes at least this many). */
+  readonly parallelTransactions: number;
+}
+
+/** One family's full sync, in three phases that may be split across transactions at element boundaries. */
+interface FamilyPlan {
   /** Declares generation N+1 beside N (nothing jumps to it yet) and refreshes affinity objects. */
   readonly setup: readonly NftOperation[];
   /** Fills generation N+1's sets and maps. */
@@ -16,7 +24,33 @@ export interface FullPlan {
   readonly next: WrittenTable;
 }
 
-export function planFull(family: NftFamily, state: ProxyState, config: ProxyConfig, previous: WrittenTable): FullPlan {
+/**
+ * Plans a full sync: generation N+1 of both tables built beside N and swapped in at the end. Small
+ * enough, it is one transaction; bigger, three stages: the setup, element transactions of at most
+ * `transactionElements` each (side by side: they fill maps nothing uses until the swap), the swap.
+ */
+export function planFull(tables: WrittenTables, state: ProxyState, config: ProxyConfig, limits: FullSyncLimits): NftPlan {
+  const plans = FAMILIES.map((family) => planFamily(family, state, config, tables[family]));
+  const setup = plans.flatMap((plan) => plan.setup);
+  const elements = plans.flatMap((plan) => plan.elements);
+  const swap = plans.flatMap((plan) => plan.swap);
+  const total = elements.reduce((sum, { object }) => sum + (object.kind === 'elements' ? object.elements.length : 0), 0);
+  let stages: NftTransaction[][];
+  if (total <= limits.transactionElements) {
+    stages = [[transaction([...setup, ...elements, ...swap])]];
+  } else {
+    const pieces = Math.max(Math.ceil(total / limits.transactionElements), limits.parallelTransactions);
+    stages = [[transaction(setup)], split(elements, Math.ceil(total / pieces)), [transaction(swap)]];
+  }
+  return {
+    stages,
+    commit: () => {
+      for (const [index, family] of FAMILIES.entries()) tables[family] = plans[index]!.next;
+    },
+  };
+}
+
+function planFamily(family: NftFamily, state: ProxyState, config: ProxyConfig, previous: WrittenTable): FamilyPlan {
   const generation = previous.generation + 1;
   const bySet = new ElementsBySet();
   const next = WrittenTable.build(family, generation, state.values(), (element) => bySet.push(element.set, element));
@@ -50,10 +84,10 @@ export function planFull(family: NftFamily, state: ProxyState, config: ProxyConf
   const old = oldObjects(previous, family, config);
   const staleChains = [...previous.affinityChains.keys()].filter((name) => !next.affinityChains.has(name));
   for (const name of [...old.chains, ...staleChains]) swap.flush(family, { kind: 'chain', name });
-  for (const name of old.maps) swap.delete(family, { kind: 'map', name, spec: '' });
-  for (const name of old.sets) swap.delete(family, { kind: 'set', name, spec: '' });
+  for (const name of old.maps) swap.delete(family, { kind: 'map', name });
+  for (const name of old.sets) swap.delete(family, { kind: 'set', name });
   for (const name of [...old.chains, ...staleChains]) swap.delete(family, { kind: 'chain', name });
-  for (const name of previous.affinitySets.keys()) if (!next.affinitySets.has(name)) swap.delete(family, { kind: 'set', name, spec: '' });
+  for (const name of previous.affinitySets.keys()) if (!next.affinitySets.has(name)) swap.delete(family, { kind: 'set', name });
 
   return { setup: setup.operations, elements: elements.operations, swap: swap.operations, next };
 }
@@ -73,4 +107,32 @@ function oldObjects(previous: WrittenTable, family: NftFamily, config: ProxyConf
     sets: layout.sets.filter((set) => set.kind === 'set').map((set) => set.name),
     maps: layout.sets.filter((set) => set.kind === 'map').map((set) => set.name),
   };
+}
+
+function transaction(operations: readonly NftOperation[]): NftTransaction {
+  const tx = new NftTransaction(TABLE);
+  // One by one: a setup with many affinity chains has more operations than a call takes arguments.
+  for (const operation of operations) tx.operations.push(operation);
+  return tx;
+}
+
+/** Element operations cut into transactions of at most `limit` elements each. */
+function split(elements: readonly NftOperation[], limit: number): NftTransaction[] {
+  const transactions = [transaction([])];
+  let room = limit;
+  for (const operation of elements) {
+    if (operation.verb !== 'add' || operation.object.kind !== 'elements') throw new Error('only added elements are split');
+    const { set, elements: list } = operation.object;
+    for (let start = 0; start < list.length;) {
+      if (room === 0) {
+        transactions.push(transaction([]));
+        room = limit;
+      }
+      const piece = list.slice(start, start + room);
+      transactions.at(-1)!.add(operation.family, { kind: 'elements', set, elements: piece });
+      start += piece.length;
+      room -= piece.length;
+    }
+  }
+  return transactions;
 }

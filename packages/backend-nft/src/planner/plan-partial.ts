@@ -1,19 +1,28 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ProxyState, ServicePortKey } from '@kplane/core';
-import type { NftElement, NftFamily, NftTransaction } from '../nft/transaction.js';
-import {
-  CHAIN, clusterIPsCheckRules, generationName, ofFamily, pickChainName, pickChainRule, type Pick, type PickKind, type TransportProtocol,
-} from './layout.js';
-import { TableDraft, type WrittenTable } from './written-table.js';
+import { NftTransaction, type NftFamily } from '../client/transaction.js';
+import { CHAIN, clusterIPsCheckRules, FAMILIES, generationName, ofFamily, parsePick, pickChainName, pickChainRule, TABLE } from './layout.js';
+import { ElementsBySet, type NftPlan } from './plan.js';
+import { TableDraft, type WrittenTable, type WrittenTables } from './written-table.js';
 
 /**
- * Plans a partial sync of one family's table: only the elements, pick chains and affinity objects
- * of the changed service ports (and the cluster-ips-check chain when the service CIDRs changed), in
- * an order the kernel accepts within one transaction — chains before the verdicts that jump to
- * them, and removals after the last reference is gone.
- * Returns the draft to commit once the kernel has accepted the transaction.
+ * Plans a partial sync: one transaction with only the elements, pick chains and affinity objects
+ * of the changed service ports (and a cluster-ips-check chain whose service CIDRs changed), in an
+ * order the kernel accepts — chains before the verdicts that jump to them, and removals after the
+ * last reference is gone. No transaction at all when nothing changed.
  */
-export function planPartial(tx: NftTransaction, family: NftFamily, table: WrittenTable, changed: ReadonlySet<ServicePortKey>, state: ProxyState): TableDraft {
+export function planPartial(tables: WrittenTables, changed: ReadonlySet<ServicePortKey>, state: ProxyState): NftPlan {
+  const tx = new NftTransaction(TABLE);
+  const drafts = FAMILIES.map((family) => planFamily(tx, family, tables[family], changed, state));
+  return {
+    stages: tx.size > 0 ? [[tx]] : [],
+    commit: () => {
+      for (const draft of drafts) draft.commit();
+    },
+  };
+}
+
+function planFamily(tx: NftTransaction, family: NftFamily, table: WrittenTable, changed: ReadonlySet<ServicePortKey>, state: ProxyState): TableDraft {
   const draft = new TableDraft(table);
   for (const key of changed) draft.replace(key, state.get(key));
   const serviceCIDRs = ofFamily(family, state.serviceCIDRs);
@@ -48,25 +57,10 @@ export function planPartial(tx: NftTransaction, family: NftFamily, table: Writte
 
   for (const name of affinity.removedChains) tx.flush(family, { kind: 'chain', name });
   for (const name of affinity.removedChains) tx.delete(family, { kind: 'chain', name });
-  for (const name of affinity.removedSets) tx.delete(family, { kind: 'set', name, spec: '' });
+  for (const name of affinity.removedSets) tx.delete(family, { kind: 'set', name });
   for (const { pick } of picks.filter(({ before, after }) => before > 0 && after === 0)) {
     const name = pickChainName(parsePick(pick), table.generation);
     tx.flush(family, { kind: 'chain', name }).delete(family, { kind: 'chain', name });
   }
   return draft;
-}
-
-/** Elements grouped by set, so that each set gets one command. */
-export class ElementsBySet extends Map<string, NftElement[]> {
-  push(set: string, element: NftElement): void {
-    const list = this.get(set);
-    if (list) list.push(element);
-    else this.set(set, [element]);
-  }
-}
-
-/** `pick:tcp:3` → the pick chain it stands for. */
-export function parsePick(pick: string): Pick {
-  const [kind, protocol, count] = pick.split(':') as [PickKind, TransportProtocol, string];
-  return { kind, protocol, count: Number(count) };
 }

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ServicePortKey, ServicePortState } from '@kplane/core';
-import type { TableContents } from '../nft/nft-client.js';
-import type { NftFamily } from '../nft/transaction.js';
+import type { TableContents } from '../client/client.js';
+import type { NftFamily } from '../client/transaction.js';
 import { contribute, isAffinityObject, NOTHING, type Contribution, type Element, type NamedChain, type NamedSet } from './contribution.js';
 import { generationOf } from './layout.js';
 
@@ -88,6 +88,9 @@ export class WrittenTable {
     return contribution === NOTHING ? undefined : contribution;
   }
 }
+
+/** The backend's model of both tables: what a plan's commit() replaces or updates. */
+export type WrittenTables = Record<NftFamily, WrittenTable>;
 
 /**
  * Changes to a WrittenTable, staged while a sync is planned and committed only once the kernel has
