@@ -1,5 +1,5 @@
 import { backendNumberOption, backendOption, type ProxyConfig } from '@kplane/core';
-import type { Mode } from './iptables/tools.js';
+import type { Mode } from './client/client.js';
 
 export type Layout = 'tree' | 'flat';
 

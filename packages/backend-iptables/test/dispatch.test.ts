@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalIP, type SourceEvent } from '@kplane/core';
-import { endpointSliceObject, serviceObject } from '@kplane/core/testing';
+import { endpointSliceObject, remove, serviceObject, upsert } from '@kplane/core/testing';
 import { depthBound } from '../src/index.js';
-import { addressKey } from '../src/plan/addresses.js';
-import { endpointChain, serviceChain } from '../src/plan/names.js';
-import { harness, remove, upsert } from './support/harness.js';
+import { addressKey } from '../src/planner/addresses.js';
+import { endpointChain, serviceChain } from '../src/planner/names.js';
+import { harness } from './support/harness.js';
 import { trace } from './support/trace.js';
 
 interface Spec {
@@ -37,7 +37,7 @@ function objects(index: number, spec: Spec, endpoint: string): SourceEvent[] {
 const endpointOf = (index: number, family: 4 | 6) => canonicalIP(family === 4 ? `10.244.${index >> 8}.${index & 255}` : `fd00:10:244::${index.toString(16)}`)!;
 
 /**
- * The whole path through the real rules (FakeIptables applies the restores; the tracer walks them
+ * The whole path through the real rules (FakeIptablesClient applies the restores; the tracer walks them
  * like the kernel does): every service is reached through exactly one leaf rule, within the depth
  * bound, and a change that restructures nothing writes one path plus the changed port's chains.
  */
@@ -49,7 +49,7 @@ for (const family of [4, 6] as const) {
         const test = harness({ 'leaf-size': String(leafSize) });
         await test.start(services.flatMap((spec, index) => objects(index, spec, endpointOf(index, family))));
         const tables = test.backend.tables(family)!;
-        const chains = () => test.executor.chains('nft', family, 'nat');
+        const chains = () => test.client.chains('nft', family, 'nat');
         const idOf = (index: number) => test.engine.desiredState.get(key(index))!.servicePort;
         const pathOf = (ip: string) => tables.addresses.path(addressKey(ip)).map((node) => node.chain);
 
@@ -84,7 +84,7 @@ for (const family of [4, 6] as const) {
         const events = kind === 'add'
           ? objects(index, spec, endpointOf(index, family))
           : kind === 'remove'
-            ? [remove('Service', `s${index}`), remove('EndpointSlice', `s${index}-ipv${family}`)]
+            ? [remove('Service', `default/s${index}`), remove('EndpointSlice', `default/s${index}-ipv${family}`)]
             : [upsert(endpointSliceObject(`s${index}`, { ports: [{ name: 'http', port: 8080 }], endpoints: [{ ip: endpointOf(index + 1000, family), nodeName: 'node-a' }] }))];
         const [batch, ...others] = await test.change(events);
         expect(others).toEqual([]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DryRunExecutor, type Batch, type SourceEvent } from '@kplane/core';
-import { endpointSliceObject, serviceObject } from '@kplane/core/testing';
-import { harness, remove, upsert } from './support/harness.js';
+import { endpointSliceObject, remove, serviceObject, upsert } from '@kplane/core/testing';
+import { harness } from './support/harness.js';
 import { trace } from './support/trace.js';
 
 /** The batches as `kplane plan` prints them: what the golden files hold. */
@@ -33,8 +33,8 @@ const START: readonly [string, string][] = [
 async function spaced() {
   const test = harness({ 'leaf-size': '4' }, { clusterCIDRs: ['10.244.0.0/16'] });
   await test.start(Array.from({ length: 24 }, (_, index) => service(`t${index}`, `10.96.0.${4 * index + 1}`)));
-  const tree = test.backend.tables(4)!.addresses;
-  const leaf = [...tree.postOrder()].find((node) => node.items?.size === 2)!;
+  const tree = () => test.backend.tables(4)!.addresses;
+  const leaf = [...tree().postOrder()].find((node) => node.items?.size === 2)!;
   const [first] = [...leaf.items!.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
   const free = [1, 2, 3].map((offset) => `10.96.0.${(Number(first!.key) & 255) + offset}`);
   return { test, tree, leaf, free };
@@ -72,25 +72,25 @@ describe('iptables backend: golden restores', () => {
   it('a new service in a full leaf splits it, and only that leaf\'s path changes', async () => {
     const { test, tree, leaf, free } = await spaced();
     await test.change([service('h', free[0]!), service('i', free[1]!)]);
-    const restructures = tree.restructures;
+    const restructures = tree().restructures;
     await expect(render(await test.change([service('j', free[2]!)]))).toMatchFileSnapshot('golden/partial-split.txt');
-    expect(tree.restructures).toBe(restructures + 1);
-    expect(leaf.children).not.toBeNull();
+    expect(tree().restructures).toBe(restructures + 1);
+    expect(tree().node(leaf.chain)!.children).not.toBeNull();
   });
 
   it('a deleted service leaves its leaf, here the last of it, and deletes its chains', async () => {
     const test = await started();
-    await expect(render(await test.change([remove('Service', 'g'), remove('EndpointSlice', 'g-ipv4')]))).toMatchFileSnapshot('golden/partial-remove.txt');
+    await expect(render(await test.change([remove('Service', 'default/g'), remove('EndpointSlice', 'default/g-ipv4')]))).toMatchFileSnapshot('golden/partial-remove.txt');
   });
 
   it('deleting services until a subtree holds at most half a leaf merges it into one leaf', async () => {
-    const { test, leaf, free } = await spaced();
+    const { test, tree, leaf, free } = await spaced();
     await test.change([service('h', free[0]!), service('i', free[1]!), service('j', free[2]!)]);
-    const names = [...leaf.children!.flatMap((child) => [...child.items!.values()])].map((item) => item.target);
+    const names = [...tree().node(leaf.chain)!.children!.flatMap((child) => [...child.items!.values()])].map((item) => item.target);
     const services = [...test.engine.desiredState.values()].filter((port) => names.includes(`KPLANE-SVC-${port.servicePort.id}`)).map((port) => port.servicePort.service.split('/')[1]!);
-    await test.change(services.slice(0, 2).map((name) => remove('Service', name)));
-    await expect(render(await test.change([remove('Service', services[2]!)]))).toMatchFileSnapshot('golden/partial-merge.txt');
-    expect(leaf.children).toBeNull();
+    await test.change(services.slice(0, 2).map((name) => remove('Service', `default/${name}`)));
+    await expect(render(await test.change([remove('Service', `default/${services[2]!}`)]))).toMatchFileSnapshot('golden/partial-merge.txt');
+    expect(tree().node(leaf.chain)!.children).toBeNull();
   });
 
   it('a service that becomes a NodePort gets an external chain and a place in the node-port tree', async () => {
@@ -126,14 +126,14 @@ describe('iptables backend: service CIDRs', () => {
       'COMMIT',
       '',
     ].join('\n'));
-    expect(await test.change([{ action: 'delete', kind: 'ServiceCIDR', ref: 'kubernetes' }])).toHaveLength(1);
-    expect(test.executor.chains('nft', 4, 'nat').get('KPLANE-SERVICES')).toEqual(['-j KPLANE-IPS', '! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j KPLANE-NODEPORTS']);
+    expect(await test.change([remove('ServiceCIDR', 'kubernetes')])).toHaveLength(1);
+    expect(test.client.chains('nft', 4, 'nat').get('KPLANE-SERVICES')).toEqual(['-j KPLANE-IPS', '! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j KPLANE-NODEPORTS']);
   });
 
   it('through the tree, an allocated cluster IP reaches its service or is rejected, the rest of the CIDR is dropped', async () => {
     const test = await started();
     await test.change([serviceCIDR(['10.96.0.0/12'])]);
-    const verdict = (destination: string, port: number) => trace(test.executor.chains('nft', 4, 'nat'), { destination, protocol: 'tcp', port }).verdict;
+    const verdict = (destination: string, port: number) => trace(test.client.chains('nft', 4, 'nat'), { destination, protocol: 'tcp', port }).verdict;
     for (const [, ip] of START) {
       expect(verdict(ip, 80)).toMatch(/^KPLANE-SVC-/);
       expect(verdict(ip, 9999)).toBe('KPLANE-REJECT');

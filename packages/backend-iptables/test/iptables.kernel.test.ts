@@ -1,9 +1,10 @@
 import { IPTABLES_TABLES, type IPFamily, type SourceEvent } from '@kplane/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpointSliceObject, serviceObject } from '@kplane/core/testing';
-import { parseSave } from '../src/iptables/audit.js';
-import { tokenize } from '../src/iptables/rule-text.js';
-import { harness, remove, upsert } from './support/harness.js';
+import { endpointSliceObject, remove, serviceObject, upsert } from '@kplane/core/testing';
+import { parseSave } from '../src/client/save-audit.js';
+import { tokenize } from '../src/client/rule-text.js';
+import type { IptablesBackend } from '../src/index.js';
+import { kernelHarness } from './support/harness.js';
 import { TestNetwork } from './support/netns.js';
 
 const SERVER = { 4: '10.250.2.2', 6: 'fd00:250:2::2' } as const;
@@ -43,7 +44,7 @@ for (const mode of ['nft', 'legacy'] as const) {
           await network.inNode(`ip${family === 4 ? '' : '6'}tables-${mode}`, '-t', 'nat', '-N', 'OTHER');
           await network.inNode(`ip${family === 4 ? '' : '6'}tables-${mode}`, '-t', 'nat', '-A', 'POSTROUTING', '-o', 'lo', '-j', 'OTHER');
         }
-        const test = harness({ mode, layout, 'leaf-size': '4' }, { clusterCIDRs: ['10.250.1.0/24', 'fd00:250:1::/64'] }, network.executor);
+        const test = kernelHarness({ mode, layout, 'leaf-size': '4' }, { clusterCIDRs: ['10.250.1.0/24', 'fd00:250:1::/64'] }, network.executor);
         await test.start([
           service('web', ['10.96.0.10', 'fd00:96::10']), endpoints('web', 4), endpoints('web', 6),
           ...MANY.flatMap((ip, index) => [service(`s${index}`, [ip]), endpoints(`s${index}`, 4, 9090)]),
@@ -61,7 +62,7 @@ for (const mode of ['nft', 'legacy'] as const) {
         expect(await network.connect('10.96.0.11', 80)).toBe('ECONNREFUSED');
 
         // A partial sync: a new service, and one gone.
-        await test.change([service('late', ['10.96.77.7']), endpoints('late', 4), remove('Service', 's3')]);
+        await test.change([service('late', ['10.96.77.7']), endpoints('late', 4), remove('Service', 'default/s3')]);
         expect(await network.connect('10.96.77.7', 80)).toBe('answered 10.250.1.2 8080');
         expect(await network.connect(MANY[3]!, 80, 1000)).not.toMatch(/^answered/);
         for (const family of [4, 6] as const) await expectKernelMatchesModel(network, test.backend, mode, family);
@@ -78,7 +79,7 @@ for (const mode of ['nft', 'legacy'] as const) {
 }
 
 /** Reads the kernel back: exactly kplane's chains, each with as many rules as the model says, and each hook once. */
-async function expectKernelMatchesModel(network: TestNetwork, backend: ReturnType<typeof harness>['backend'], mode: string, family: IPFamily): Promise<void> {
+async function expectKernelMatchesModel(network: TestNetwork, backend: IptablesBackend, mode: string, family: IPFamily): Promise<void> {
   const saved = await network.inNode(`ip${family === 4 ? '' : '6'}tables-${mode}-save`);
   const audit = parseSave(saved);
   for (const table of IPTABLES_TABLES) {

@@ -5,11 +5,6 @@ export function tokenize(line: string): string[] {
   return words;
 }
 
-/** The inverse of `tokenize` for one word. */
-export function quote(word: string): string {
-  return /[\s"\\]/.test(word) || word === '' ? `"${word.replace(/["\\]/g, '\\$&')}"` : word;
-}
-
 /** The chain or target a rule jumps to (`-j X` / `-g X`), or null. */
 export function ruleTarget(words: readonly string[]): string | null {
   const index = words.findIndex((word) => word === '-j' || word === '--jump' || word === '-g' || word === '--goto');

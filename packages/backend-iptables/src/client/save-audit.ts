@@ -1,8 +1,8 @@
-import { ruleTarget, tokenize } from './rule-text.js';
 import { IPTABLES_TABLES, type IptablesTable } from '@kplane/core';
+import { ruleTarget, tokenize } from './rule-text.js';
 
 /** Every chain kplane owns starts with this; nothing else it writes is a chain. */
-export const OWN_PREFIX = 'KPLANE-';
+const OWN_PREFIX = 'KPLANE-';
 
 /** Built-in chains of the tables kplane writes: the only places outside its own chains where it puts rules. */
 const BUILTIN: Readonly<Record<IptablesTable, readonly string[]>> = {
@@ -25,8 +25,7 @@ export interface KernelAudit {
   readonly hooks: readonly Hook[];
 }
 
-export const EMPTY_AUDIT: KernelAudit = { chains: new Map(), hooks: [] };
-
+/** What iptables-save output holds of kplane's: its chains and its hooks. */
 export function parseSave(text: string): KernelAudit {
   const chains = new Map<IptablesTable, Set<string>>();
   const hooks: Hook[] = [];

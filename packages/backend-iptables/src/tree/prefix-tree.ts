@@ -95,6 +95,31 @@ export class PrefixTree<T extends TreeItem> {
     this.removed = new Set();
   }
 
+  /**
+   * A copy that changes independently (items are shared, they are immutable): a planner changes
+   * the copy, and the backend keeps it only once the kernel took the restore written from it.
+   */
+  clone(): PrefixTree<T> {
+    const copy = new PrefixTree<T>(this.options);
+    const fill = (from: TreeNode<T>, to: TreeNode<T>): void => {
+      to.prefix = from.prefix;
+      to.weight = from.weight;
+      to.items = from.items && new Map(from.items);
+      to.children = from.children && from.children.map((child) => {
+        const node = new TreeNode<T>(child.chain, child.prefix);
+        copy.byChain.set(node.chain, node);
+        fill(child, node);
+        return node;
+      });
+    };
+    fill(this.root, copy.root);
+    copy.restructures = this.restructures;
+    copy.dirty = new Set(this.dirty);
+    copy.removed = new Set(this.removed);
+    copy.counter = this.counter;
+    return copy;
+  }
+
   insert(item: T): void {
     const path = [this.root];
     let node = this.root;

@@ -1,5 +1,5 @@
 import { cidrContains } from '@kplane/core';
-import { tokenize } from '../../src/iptables/rule-text.js';
+import { tokenize } from '../../src/client/rule-text.js';
 
 /** The first packet of a connection, as far as kplane's dispatch chains look at it. */
 export interface Packet {

@@ -1,0 +1,18 @@
+import type { IPFamily, IptablesTransaction } from '@kplane/core';
+
+/** The iptables variant: nf_tables through the xtables compatibility layer, or the legacy x_tables. */
+export type Mode = 'nft' | 'legacy';
+
+export const MODES: readonly Mode[] = ['nft', 'legacy'];
+
+export const FAMILIES: readonly IPFamily[] = [4, 6];
+
+/** The small interface the backend needs from iptables: one variant and IP family per call. */
+export interface IptablesClient {
+  /** Applies one transaction as one `iptables-restore --noflush`: all of it, or nothing. */
+  restore(mode: Mode, family: IPFamily, transaction: IptablesTransaction): Promise<void>;
+  /** iptables-save output of every table, or of one. */
+  save(mode: Mode, family: IPFamily, table?: string): Promise<string>;
+  /** The restore tool's version line; fails when the tool is not usable. */
+  version(mode: Mode, family: IPFamily): Promise<string>;
+}
