@@ -13,15 +13,14 @@ export { InvalidObjectError, type Validated } from './validation/invalid-object-
 export { validateEndpointSlice, validateNode, validateService, type ValidEndpointSlice, type ValidNode, type ValidService } from './validation/validate.js';
 
 // Sources → tracker → engine.
-export type { ObjectKind, Source, SourceEvent, SourceHandler } from './source/source.js';
+export type { ObjectKind, Rejection, Source, SourceEvent, SourceHandler } from './source/source.js';
 export { isClusterScoped } from './source/source.js';
 export { FileSource } from './source/file-source.js';
 export { parseManifests } from './source/manifests.js';
 export { ChangeTracker, type PortChange, type TrackedChanges } from './tracker/change-tracker.js';
-export type { Rejection } from './tracker/intake.js';
 export { selectEndpoints, type NodeLocation } from './tracker/endpoint-selection.js';
 export { Engine } from './engine/engine.js';
-export { SyncRunner, type SyncRunnerOptions } from './engine/sync-runner.js';
+export { SyncRunner } from './engine/sync-runner.js';
 export { systemClock, type Clock, type Timer } from './engine/clock.js';
 
 // The backend contract.

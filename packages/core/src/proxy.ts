@@ -1,8 +1,8 @@
 import type { ContainerModule } from 'inversify';
 import type { DataplaneBackend } from './backend/contract.js';
-import { createContainer, resolveBackend, type Runtime } from './di/container.js';
+import { createContainer, type Runtime } from './di/container.js';
 import { TOKENS } from './di/tokens.js';
-import { Engine } from './engine/engine.js';
+import type { Engine } from './engine/engine.js';
 import type { ProxyMetrics } from './metrics/proxy-metrics.js';
 
 /** A wired proxy: what the CLI runs, and what tests, the demo and the bench drive in-process. */
@@ -12,11 +12,12 @@ export interface Proxy {
   readonly metrics: ProxyMetrics;
 }
 
+/** The embedding entry point: core wired by the container, with the plugin's backend (and whatever else its module rebinds). */
 export function createProxy(runtime: Runtime, backendModule: ContainerModule): Proxy {
   const container = createContainer(runtime, backendModule);
   return {
-    engine: container.get(Engine),
-    backend: resolveBackend(container),
+    engine: container.get<Engine>(TOKENS.Engine),
+    backend: container.get<DataplaneBackend>(TOKENS.Backend),
     metrics: container.get<ProxyMetrics>(TOKENS.Metrics),
   };
 }

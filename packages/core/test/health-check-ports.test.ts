@@ -12,13 +12,13 @@ function state(service: string, healthCheckNodePort: number | null, endpoints: E
 
 describe('HealthCheckPorts', () => {
   it('serves a Service on its health port with the ready endpoints on this node', () => {
-    const ports = new HealthCheckPorts('node-a');
+    const ports = new HealthCheckPorts({ nodeName: 'node-a' });
     ports.update('shop/lb:http/TCP', state('shop/lb', 32000, [endpoint('10.0.0.1', 'node-a'), endpoint('10.0.0.2', 'node-a', false), endpoint('10.0.0.3', 'node-b')]));
     expect([...ports.byPort]).toEqual([[32000, { service: 'shop/lb', localEndpoints: 1 }]]);
   });
 
   it('keeps the port while another port of the Service carries it, and drops it with the last', () => {
-    const ports = new HealthCheckPorts('node-a');
+    const ports = new HealthCheckPorts({ nodeName: 'node-a' });
     ports.update('shop/lb:http/TCP', state('shop/lb', 32000, []));
     ports.update('shop/lb:https/TCP', state('shop/lb', 32000, []));
     ports.update('shop/lb:http/TCP', undefined);
@@ -28,7 +28,7 @@ describe('HealthCheckPorts', () => {
   });
 
   it('moves to a new health port, and goes when the Service stops asking for one', () => {
-    const ports = new HealthCheckPorts('node-a');
+    const ports = new HealthCheckPorts({ nodeName: 'node-a' });
     ports.update('shop/lb:http/TCP', state('shop/lb', 32000, []));
     ports.update('shop/lb:http/TCP', state('shop/lb', 32001, []));
     expect([...ports.byPort.keys()]).toEqual([32001]);

@@ -1,14 +1,22 @@
 import 'reflect-metadata';
-import { Container, type ContainerModule } from 'inversify';
+import { Container, ContainerModule } from 'inversify';
 import type { Logger } from 'pino';
-import type { DataplaneBackend } from '../backend/contract.js';
 import type { Executor } from '../backend/executor.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import { systemClock, type Clock } from '../engine/clock.js';
+import { ConntrackCleaner } from '../engine/conntrack-cleaner.js';
+import { DrainScheduler } from '../engine/drain-scheduler.js';
 import { Engine } from '../engine/engine.js';
+import { HealthCheckPorts } from '../engine/health-check-ports.js';
+import { DesiredState } from '../engine/proxy-state.js';
+import { SyncRunner } from '../engine/sync-runner.js';
+import { HealthState } from '../health/health-state.js';
 import { ProxyMetrics } from '../metrics/proxy-metrics.js';
+import { ChangeTracker } from '../tracker/change-tracker.js';
+import { ObjectIntake } from '../tracker/intake.js';
 import { TOKENS } from './tokens.js';
 
+/** What the embedding program provides: the node's settings and its view of the host. */
 export interface Runtime {
   readonly config: ProxyConfig;
   readonly executor: Executor;
@@ -16,20 +24,33 @@ export interface Runtime {
   readonly clock?: Clock;
 }
 
-/** The composition root: core services bound to their tokens, then the backend module on top. */
-export function createContainer(runtime: Runtime, backendModule: ContainerModule): Container {
-  const container = new Container({ defaultScope: 'Singleton' });
-  container.bind(TOKENS.Config).toConstantValue(runtime.config);
-  container.bind(TOKENS.Executor).toConstantValue(runtime.executor);
-  container.bind(TOKENS.Logger).toConstantValue(runtime.logger);
-  container.bind(TOKENS.Clock).toConstantValue(runtime.clock ?? systemClock);
-  container.bind(TOKENS.Metrics).toConstantValue(new ProxyMetrics());
-  container.bind(Engine).toSelf();
-  container.load(backendModule);
-  if (!container.isBound(TOKENS.Backend)) throw new Error('the backend module binds nothing to TOKENS.Backend');
-  return container;
+/** Core's collaborators, each under its token: what a plugin module may rebind. */
+function coreModule(runtime: Runtime): ContainerModule {
+  return new ContainerModule(({ bind }) => {
+    bind(TOKENS.Config).toConstantValue(runtime.config);
+    bind(TOKENS.Executor).toConstantValue(runtime.executor);
+    bind(TOKENS.Logger).toConstantValue(runtime.logger);
+    bind(TOKENS.Clock).toConstantValue(runtime.clock ?? systemClock);
+    bind(TOKENS.Metrics).to(ProxyMetrics);
+    bind(TOKENS.Tracker).toDynamicValue(({ get }) => {
+      const config = get<ProxyConfig>(TOKENS.Config);
+      return new ChangeTracker({ name: config.nodeName, zone: null }, config.serviceCIDRs);
+    });
+    bind(TOKENS.Intake).to(ObjectIntake);
+    bind(TOKENS.SyncRunner).to(SyncRunner);
+    bind(TOKENS.DrainScheduler).to(DrainScheduler);
+    bind(TOKENS.DesiredState).to(DesiredState);
+    bind(TOKENS.ConntrackCleaner).to(ConntrackCleaner);
+    bind(TOKENS.HealthState).to(HealthState);
+    bind(TOKENS.HealthCheckPorts).to(HealthCheckPorts);
+    bind(TOKENS.Engine).to(Engine);
+  });
 }
 
-export function resolveBackend(container: Container): DataplaneBackend {
-  return container.get<DataplaneBackend>(TOKENS.Backend);
+/** The composition root: core's collaborators bound to their tokens, then the backend module on top. */
+export function createContainer(runtime: Runtime, backendModule: ContainerModule): Container {
+  const container = new Container({ defaultScope: 'Singleton' });
+  container.load(coreModule(runtime), backendModule);
+  if (!container.isBound(TOKENS.Backend)) throw new Error('the backend module binds nothing to TOKENS.Backend');
+  return container;
 }

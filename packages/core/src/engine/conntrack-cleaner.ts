@@ -1,5 +1,7 @@
+import { inject, injectable } from 'inversify';
 import type { Executor } from '../backend/executor.js';
 import { ipFamily } from '../model/ip.js';
+import { TOKENS } from '../di/tokens.js';
 import { endpointAddress, type Endpoint, type ServicePort } from '../model/service-port.js';
 
 /** One service port's programmed endpoints before and after a sync. */
@@ -17,8 +19,9 @@ export interface ProgrammedChange {
  * The conntrack tool has no batch input, so this is one call per stale endpoint or frontend:
  * bounded by what changed, never by the number of services.
  */
+@injectable()
 export class ConntrackCleaner {
-  constructor(private readonly executor: Executor) {}
+  constructor(@inject(TOKENS.Executor) private readonly executor: Executor) {}
 
   async clean(changes: readonly ProgrammedChange[]): Promise<void> {
     const commands: string[][] = [];

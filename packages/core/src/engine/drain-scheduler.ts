@@ -1,3 +1,6 @@
+import { inject, injectable } from 'inversify';
+import type { ProxyConfig } from '../config/proxy-config.js';
+import { TOKENS } from '../di/tokens.js';
 import { endpointAddress, type Endpoint, type ServicePortKey } from '../model/service-port.js';
 import type { SelectedServicePort } from '../tracker/service-port-builder.js';
 import type { Clock } from './clock.js';
@@ -12,10 +15,14 @@ interface Drain {
  * new connections but keep their established ones, until the backend reports none left or the
  * grace period ends.
  */
+@injectable()
 export class DrainScheduler {
   private readonly drains = new Map<ServicePortKey, Map<string, Drain>>();
+  private readonly graceMs: number;
 
-  constructor(private readonly clock: Clock, private readonly graceMs: number) {}
+  constructor(@inject(TOKENS.Clock) private readonly clock: Clock, @inject(TOKENS.Config) config: Pick<ProxyConfig, 'drainGraceMs'>) {
+    this.graceMs = config.drainGraceMs;
+  }
 
   /**
    * Starts drains for endpoints that left the selection; stops those that came back. A UDP endpoint

@@ -1,48 +1,39 @@
 import { inject, injectable } from 'inversify';
 import type { Logger } from 'pino';
 import type { DataplaneBackend } from '../backend/contract.js';
-import type { Executor } from '../backend/executor.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import { TOKENS } from '../di/tokens.js';
-import { HealthState } from '../health/health-state.js';
+import type { HealthState } from '../health/health-state.js';
 import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
 import type { Endpoint, ServicePort, ServicePortKey, ServicePortState } from '../model/service-port.js';
-import type { SourceEvent } from '../source/source.js';
-import { ChangeTracker, type TrackedChanges } from '../tracker/change-tracker.js';
-import { ObjectIntake, type Rejection } from '../tracker/intake.js';
+import type { Rejection, SourceEvent } from '../source/source.js';
+import type { ChangeTracker, TrackedChanges } from '../tracker/change-tracker.js';
+import type { ObjectIntake } from '../tracker/intake.js';
+import { conflictMessage } from '../tracker/frontend-claims.js';
 import { VERSION } from '../version.js';
 import type { ValidNode } from '../validation/validate.js';
 import type { Clock, Timer } from './clock.js';
-import { ConntrackCleaner } from './conntrack-cleaner.js';
-import { DrainScheduler } from './drain-scheduler.js';
-import { HealthCheckPorts, type HealthCheckPort } from './health-check-ports.js';
-import { DesiredState } from './proxy-state.js';
-import { SyncRunner } from './sync-runner.js';
+import type { ConntrackCleaner } from './conntrack-cleaner.js';
+import type { DrainScheduler } from './drain-scheduler.js';
+import type { HealthCheckPort, HealthCheckPorts } from './health-check-ports.js';
+import type { DesiredState } from './proxy-state.js';
+import type { SyncRunner } from './sync-runner.js';
 
 const DRAIN_CHECK_MS = 1000;
-const MAX_RETRY_MS = 5 * 60_000;
 
 /**
  * The sync loop: source events go through the intake into the tracker; the runner calls `sync()`
  * at a bounded frequency; each sync hands the backend only what changed (or everything, for a full
  * reconcile), then cleans stale conntrack entries, updates drains, metrics and health.
+ * Every collaborator comes from the container (di/container.ts), so a plugin can replace any of them.
  */
 @injectable()
 export class Engine {
-  readonly health: HealthState;
-  private readonly tracker: ChangeTracker;
-  private readonly intake: ObjectIntake;
-  private readonly drains: DrainScheduler;
-  private readonly runner: SyncRunner;
-  private readonly conntrack: ConntrackCleaner | null;
-  private readonly state: DesiredState;
   /** What the last successful sync programmed, per UDP port: the basis of conntrack cleanup (only UDP flows go stale). */
   private readonly programmed = new Map<ServicePortKey, ServicePortState>();
   private readonly drainChanged = new Set<ServicePortKey>();
   private readonly noLocalEndpoints = { internal: new Set<ServicePortKey>(), external: new Set<ServicePortKey>() };
-  private readonly healthChecks: HealthCheckPorts;
   private readonly syncListeners: (() => Promise<void>)[] = [];
-  private readonly rejectionListeners: ((rejection: Rejection) => void)[] = [];
   private needFull = true;
   private lastFullAt = Number.NEGATIVE_INFINITY;
   private syncs = 0;
@@ -52,25 +43,19 @@ export class Engine {
   constructor(
     @inject(TOKENS.Backend) private readonly backend: DataplaneBackend,
     @inject(TOKENS.Config) private readonly config: ProxyConfig,
-    @inject(TOKENS.Executor) executor: Executor,
     @inject(TOKENS.Clock) private readonly clock: Clock,
     @inject(TOKENS.Metrics) private readonly metrics: ProxyMetrics,
     @inject(TOKENS.Logger) private readonly logger: Logger,
+    @inject(TOKENS.Tracker) private readonly tracker: ChangeTracker,
+    @inject(TOKENS.Intake) private readonly intake: ObjectIntake,
+    @inject(TOKENS.SyncRunner) private readonly runner: SyncRunner,
+    @inject(TOKENS.DrainScheduler) private readonly drains: DrainScheduler,
+    @inject(TOKENS.DesiredState) private readonly state: DesiredState,
+    @inject(TOKENS.ConntrackCleaner) private readonly conntrack: ConntrackCleaner,
+    @inject(TOKENS.HealthState) readonly health: HealthState,
+    @inject(TOKENS.HealthCheckPorts) private readonly healthChecks: HealthCheckPorts,
   ) {
-    this.tracker = new ChangeTracker({ name: config.nodeName, zone: null }, config.serviceCIDRs);
-    this.healthChecks = new HealthCheckPorts(config.nodeName);
-    this.health = new HealthState(clock, config.healthzTimeoutMs);
-    this.intake = new ObjectIntake(this.tracker, backend.features, backend.name, metrics, logger, (name, node) => this.onNode(name, node),
-      (rejection) => this.rejectionListeners.forEach((listener) => listener(rejection)));
-    this.drains = new DrainScheduler(clock, config.drainGraceMs);
-    this.state = new DesiredState(this.tracker.state, this.drains, () => this.tracker.serviceCIDRs);
-    this.conntrack = backend.usesConntrack ? new ConntrackCleaner(executor) : null;
-    this.runner = new SyncRunner(clock, {
-      minIntervalMs: config.minSyncPeriodMs,
-      maxIntervalMs: config.syncPeriodMs,
-      retryMs: Math.max(config.minSyncPeriodMs, 1000),
-      maxRetryMs: MAX_RETRY_MS,
-    }, () => this.sync());
+    intake.onNode((name, node) => this.onNode(name, node));
     metrics.buildInfo.set({ version: VERSION, backend: backend.name }, 1);
   }
 
@@ -94,7 +79,7 @@ export class Engine {
   start(): void {
     this.started = true;
     this.health.queued();
-    this.runner.start();
+    this.runner.start(() => this.sync());
   }
 
   async stop(): Promise<void> {
@@ -116,7 +101,7 @@ export class Engine {
 
   /** Calls `listener` for every object the intake refuses (the kubernetes source turns them into Events). */
   onRejected(listener: (rejection: Rejection) => void): void {
-    this.rejectionListeners.push(listener);
+    this.intake.onRejected(listener);
   }
 
   /** One sync; returns false on failure (the runner then backs off and the next sync is full). */
@@ -124,6 +109,8 @@ export class Engine {
     const startedAt = this.clock.now();
     const full = this.needFull || startedAt - this.lastFullAt >= this.config.syncPeriodMs;
     const changes = this.tracker.take();
+    for (const conflict of changes.conflicts) this.logger.warn(conflict, conflictMessage(conflict));
+    this.metrics.frontendConflicts.set(this.tracker.frontendConflicts);
     for (const [key, change] of changes.ports) this.drains.update(key, change.previous, change.current);
     const changed = new Set([...changes.ports.keys(), ...this.drainChanged]);
     try {
@@ -160,7 +147,7 @@ export class Engine {
       this.trackNoLocalEndpoints(key, current);
       this.healthChecks.update(key, current);
     }
-    if (this.conntrack) {
+    if (this.backend.usesConntrack) {
       await this.conntrack.clean(stale).catch((error: unknown) => this.logger.warn({ err: error }, 'conntrack cleanup failed'));
     }
     this.health.updated();

@@ -1,3 +1,6 @@
+import { inject, injectable } from 'inversify';
+import type { ProxyConfig } from '../config/proxy-config.js';
+import { TOKENS } from '../di/tokens.js';
 import type { ServiceName, ServicePortKey, ServicePortState } from '../model/service-port.js';
 
 /** What the service health server answers on one healthCheckNodePort. */
@@ -12,12 +15,17 @@ export interface HealthCheckPort {
  * one changed port at a time (O(1) each, however many Services have one). The ports of a Service
  * share its health port: it stays while any of them still carries it.
  */
+@injectable()
 export class HealthCheckPorts {
   /** healthCheckNodePort → its Service and local endpoints. */
   readonly byPort = new Map<number, HealthCheckPort>();
   private readonly byService = new Map<ServiceName, { port: number; keys: Set<ServicePortKey> }>();
 
-  constructor(private readonly nodeName: string) {}
+  private readonly nodeName: string;
+
+  constructor(@inject(TOKENS.Config) config: Pick<ProxyConfig, 'nodeName'>) {
+    this.nodeName = config.nodeName;
+  }
 
   update(key: ServicePortKey, current: ServicePortState | undefined): void {
     const servicePort = current?.servicePort;

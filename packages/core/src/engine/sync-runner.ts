@@ -1,14 +1,10 @@
+import { inject, injectable } from 'inversify';
+import type { ProxyConfig } from '../config/proxy-config.js';
+import { TOKENS } from '../di/tokens.js';
 import type { Clock, Timer } from './clock.js';
 
-export interface SyncRunnerOptions {
-  /** Syncs start at least this far apart (kube-proxy's --min-sync-period). */
-  readonly minIntervalMs: number;
-  /** A sync runs at least this often even without changes (--sync-period). */
-  readonly maxIntervalMs: number;
-  /** First retry delay after a failure; doubles per failure up to `maxRetryMs`. */
-  readonly retryMs: number;
-  readonly maxRetryMs: number;
-}
+/** The longest wait between retries of a failing sync. */
+const MAX_RETRY_MS = 5 * 60_000;
 
 /**
  * kube-proxy's bounded-frequency runner: a request after an idle period runs at once, a burst
@@ -16,7 +12,16 @@ export interface SyncRunnerOptions {
  * at least every `maxIntervalMs`, and a failed run is retried with exponential backoff.
  * Runs never overlap.
  */
+@injectable()
 export class SyncRunner {
+  /** Syncs start at least this far apart (kube-proxy's --min-sync-period). */
+  private readonly minIntervalMs: number;
+  /** A sync runs at least this often even without changes (--sync-period). */
+  private readonly maxIntervalMs: number;
+  /** First retry delay after a failure; doubles per failure up to MAX_RETRY_MS. */
+  private readonly retryMs: number;
+  /** Returns false (or throws) when the run failed; set by `start()`. */
+  private fn: (() => Promise<boolean>) | null = null;
   private lastStart = Number.NEGATIVE_INFINITY;
   private running = false;
   private requested = false;
@@ -26,11 +31,13 @@ export class SyncRunner {
   private stopped = false;
 
   constructor(
-    private readonly clock: Clock,
-    private readonly options: SyncRunnerOptions,
-    /** Returns false (or throws) when the run failed. */
-    private readonly fn: () => Promise<boolean>,
-  ) {}
+    @inject(TOKENS.Clock) private readonly clock: Clock,
+    @inject(TOKENS.Config) config: Pick<ProxyConfig, 'minSyncPeriodMs' | 'syncPeriodMs'>,
+  ) {
+    this.minIntervalMs = config.minSyncPeriodMs;
+    this.maxIntervalMs = config.syncPeriodMs;
+    this.retryMs = Math.max(config.minSyncPeriodMs, 1000);
+  }
 
   /**
    * Asks for a run as soon as the minimum interval allows, also while backing off after failures:
@@ -40,11 +47,12 @@ export class SyncRunner {
   request(): void {
     if (this.stopped) return;
     this.requested = true;
-    if (!this.running) this.schedule(Math.max(this.clock.now(), this.lastStart + this.options.minIntervalMs));
+    if (!this.running) this.schedule(Math.max(this.clock.now(), this.lastStart + this.minIntervalMs));
   }
 
-  /** Starts the periodic schedule with one run now. */
-  start(): void {
+  /** Starts the periodic schedule of `fn` with one run now. */
+  start(fn: () => Promise<boolean>): void {
+    this.fn = fn;
     this.requested = true;
     this.schedule(this.clock.now());
   }
@@ -72,7 +80,7 @@ export class SyncRunner {
   }
 
   private async runOnce(): Promise<void> {
-    if (this.running || this.stopped) return;
+    if (this.running || this.stopped || !this.fn) return;
     this.running = true;
     this.requested = false;
     this.lastStart = this.clock.now();
@@ -86,12 +94,12 @@ export class SyncRunner {
     if (this.stopped) return;
     if (ok) {
       this.failures = 0;
-      this.schedule(this.lastStart + this.options.maxIntervalMs);
-      if (this.requested) this.schedule(this.lastStart + this.options.minIntervalMs);
+      this.schedule(this.lastStart + this.maxIntervalMs);
+      if (this.requested) this.schedule(this.lastStart + this.minIntervalMs);
     } else {
       this.failures++;
-      const backoff = Math.min(this.options.retryMs * 2 ** (this.failures - 1), this.options.maxRetryMs);
-      this.schedule(Math.max(this.clock.now() + backoff, this.lastStart + this.options.minIntervalMs));
+      const backoff = Math.min(this.retryMs * 2 ** (this.failures - 1), MAX_RETRY_MS);
+      this.schedule(Math.max(this.clock.now() + backoff, this.lastStart + this.minIntervalMs));
     }
   }
 }

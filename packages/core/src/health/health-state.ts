@@ -1,3 +1,6 @@
+import { inject, injectable } from 'inversify';
+import type { ProxyConfig } from '../config/proxy-config.js';
+import { TOKENS } from '../di/tokens.js';
 import type { Clock } from '../engine/clock.js';
 
 export interface HealthReport {
@@ -10,12 +13,16 @@ export interface HealthReport {
  * for a successful sync. Also unhealthy before the first sync (the rules are not there yet).
  * /healthz also reports the Node being deleted or drained by the cluster autoscaler; /livez does not.
  */
+@injectable()
 export class HealthState {
+  private readonly timeoutMs: number;
   private lastUpdated: number | null = null;
   private oldestPending: number | null = null;
   private nodeEligible = true;
 
-  constructor(private readonly clock: Clock, private readonly timeoutMs: number) {}
+  constructor(@inject(TOKENS.Clock) private readonly clock: Clock, @inject(TOKENS.Config) config: Pick<ProxyConfig, 'healthzTimeoutMs'>) {
+    this.timeoutMs = config.healthzTimeoutMs;
+  }
 
   queued(): void {
     this.oldestPending ??= this.clock.now();

@@ -1,6 +1,8 @@
+import { injectable } from 'inversify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** kube-proxy's metric contract (same names, subsystem `kubeproxy`) plus kplane's own. */
+@injectable()
 export class ProxyMetrics {
   readonly registry = new Registry();
 

@@ -1,6 +1,6 @@
 /** What every source (Kubernetes informers, a YAML file) delivers: raw objects, validated by the tracker's intake. */
 
-import type { Rejection } from '../tracker/intake.js';
+import type { InvalidObjectError } from '../validation/invalid-object-error.js';
 import type { ObjectOrigin } from '../validation/validate.js';
 
 export type ObjectKind = 'Service' | 'EndpointSlice' | 'Node' | 'ServiceCIDR';
@@ -19,6 +19,15 @@ export type SourceEvent =
   | { readonly action: 'upsert'; readonly kind: ObjectKind; readonly object: unknown; readonly origin?: ObjectOrigin }
   /** `ref` is `namespace/name` (just `name` for cluster-scoped kinds: Node, ServiceCIDR). */
   | { readonly action: 'delete'; readonly kind: ObjectKind; readonly ref: string };
+
+/** An object the intake refused, or a part of one it left out, with the raw object as the source delivered it. */
+export interface Rejection {
+  readonly error: InvalidObjectError;
+  readonly reason: 'invalid' | 'unsupported';
+  /** True when only a part (a port, some frontends, an endpoint) was left out and the rest is programmed. */
+  readonly partial: boolean;
+  readonly object: unknown;
+}
 
 export type SourceHandler = (events: readonly SourceEvent[]) => void;
 

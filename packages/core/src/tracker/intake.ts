@@ -1,23 +1,17 @@
+import { inject, injectable } from 'inversify';
 import type { Logger } from 'pino';
-import { fitToFeatures, type Feature, type FeatureLoss } from '../backend/features.js';
+import type { DataplaneBackend } from '../backend/contract.js';
+import { fitToFeatures, type FeatureLoss } from '../backend/features.js';
+import { TOKENS } from '../di/tokens.js';
 import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
 import type { ServicePort } from '../model/service-port.js';
-import type { SourceEvent } from '../source/source.js';
+import type { Rejection, SourceEvent } from '../source/source.js';
 import { InvalidObjectError } from '../validation/invalid-object-error.js';
 import { validateServiceCIDR } from '../validation/service-cidr.js';
 import {
   validateEndpointSlice, validateNode, validateService, type SkippedPart, type ValidNode, type ValidService,
 } from '../validation/validate.js';
 import type { ChangeTracker } from './change-tracker.js';
-
-/** An object the intake refused, or a part of one it left out, with the raw object as the source delivered it. */
-export interface Rejection {
-  readonly error: InvalidObjectError;
-  readonly reason: 'invalid' | 'unsupported';
-  /** True when only a part (a port, some frontends, an endpoint) was left out and the rest is programmed. */
-  readonly partial: boolean;
-  readonly object: unknown;
-}
 
 /**
  * The boundary between sources and the tracker: every object is validated here, once. A bad object
@@ -26,26 +20,37 @@ export interface Rejection {
  * a part of an object gets wrong (a port, an endpoint, a frontend the backend lacks) costs that part
  * alone, reported once for as long as it lasts.
  */
+@injectable()
 export class ObjectIntake {
   /** What is being left out of each object now (`Kind namespace/name` → messages): each is reported once. */
   private readonly leftOut = new Map<string, ReadonlySet<string>>();
+  private readonly nodeListeners: ((name: string, node: ValidNode | null) => void)[] = [];
+  private readonly rejectionListeners: ((rejection: Rejection) => void)[] = [];
 
   constructor(
-    private readonly tracker: ChangeTracker,
-    private readonly features: ReadonlySet<Feature>,
-    private readonly backendName: string,
-    private readonly metrics: ProxyMetrics,
-    private readonly logger: Logger,
-    private readonly onNode: (name: string, node: ValidNode | null) => void,
-    private readonly onReject: (rejection: Rejection) => void,
+    @inject(TOKENS.Tracker) private readonly tracker: ChangeTracker,
+    /** What the backend can program (`features`), and its `name` for the messages. */
+    @inject(TOKENS.Backend) private readonly backend: Pick<DataplaneBackend, 'name' | 'features'>,
+    @inject(TOKENS.Metrics) private readonly metrics: ProxyMetrics,
+    @inject(TOKENS.Logger) private readonly logger: Logger,
   ) {}
+
+  /** Calls `listener` for every valid Node, and with null for a deleted one. */
+  onNode(listener: (name: string, node: ValidNode | null) => void): void {
+    this.nodeListeners.push(listener);
+  }
+
+  /** Calls `listener` for every object refused, and every part of one left out. */
+  onRejected(listener: (rejection: Rejection) => void): void {
+    this.rejectionListeners.push(listener);
+  }
 
   apply(event: SourceEvent): void {
     if (event.action === 'delete') {
       if (event.kind === 'Service') this.tracker.deleteService(event.ref);
       else if (event.kind === 'EndpointSlice') this.tracker.deleteEndpointSlice(event.ref);
       else if (event.kind === 'ServiceCIDR') this.tracker.deleteServiceCIDR(event.ref);
-      else this.onNode(event.ref, null);
+      else this.nodeChanged(event.ref, null);
       if (event.kind !== 'Node') this.leftOut.delete(`${event.kind} ${event.ref}`);
       return;
     }
@@ -68,7 +73,7 @@ export class ObjectIntake {
       const result = validateNode(event.object);
       if (!result.ok) return this.reject({ error: result.error, reason: 'invalid', partial: false, object: event.object });
       this.tracker.updateNode(result.value);
-      this.onNode(result.value.name, result.value);
+      this.nodeChanged(result.value.name, result.value);
     }
   }
 
@@ -77,7 +82,7 @@ export class ObjectIntake {
     const parts = service.skipped.map((part) => invalidPart(part));
     const ports: ServicePort[] = [];
     for (const declared of service.ports) {
-      const { port, losses } = fitToFeatures(declared, this.features);
+      const { port, losses } = fitToFeatures(declared, this.backend.features);
       if (port) ports.push(port);
       if (losses.length > 0) parts.push(this.unsupportedPart(declared, losses));
     }
@@ -90,8 +95,8 @@ export class ObjectIntake {
     const whole = losses[0]!.scope === 'port';
     const field = `port ${port.portName || port.port}/${port.protocol}`;
     const detail = whole
-      ? `not programmed: backend "${this.backendName}" lacks ${features}`
-      : `programmed without the frontends that need ${features}, which backend "${this.backendName}" lacks`;
+      ? `not programmed: backend "${this.backend.name}" lacks ${features}`
+      : `programmed without the frontends that need ${features}, which backend "${this.backend.name}" lacks`;
     return { field, detail, reason: 'unsupported', metric: whole ? 'unsupported' : 'unsupported_frontend' };
   }
 
@@ -106,7 +111,7 @@ export class ObjectIntake {
       if (before?.has(error.message)) continue;
       (kind === 'Service' ? this.metrics.servicePortsSkipped : this.metrics.endpointsSkipped).inc({ reason: part.metric });
       this.logger.warn({ kind, object: ref, field: part.field, event: kind === 'Service' ? 'ServicePortSkipped' : 'EndpointSkipped' }, `left out: ${error.message}`);
-      this.onReject({ error, reason: part.reason, partial: true, object });
+      this.rejected({ error, reason: part.reason, partial: true, object });
     }
     if (now.size > 0) this.leftOut.set(key, now);
     else this.leftOut.delete(key);
@@ -116,7 +121,15 @@ export class ObjectIntake {
     const { error, reason } = rejection;
     this.metrics.rejectedObjects.inc({ kind: error.kind, reason });
     this.logger.error({ kind: error.kind, object: error.ref, field: error.field || undefined }, `rejected: ${error.message}`);
-    this.onReject(rejection);
+    this.rejected(rejection);
+  }
+
+  private nodeChanged(name: string, node: ValidNode | null): void {
+    for (const listener of this.nodeListeners) listener(name, node);
+  }
+
+  private rejected(rejection: Rejection): void {
+    for (const listener of this.rejectionListeners) listener(rejection);
   }
 }
 

@@ -1,7 +1,6 @@
 import { CoreV1Api, DiscoveryV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { Rejection } from '../../tracker/intake.js';
-import { isClusterScoped, type ObjectKind, type Source, type SourceEvent, type SourceHandler } from '../source.js';
+import { isClusterScoped, type ObjectKind, type Rejection, type Source, type SourceEvent, type SourceHandler } from '../source.js';
 import { loadCheckedKubeConfig } from './checked-kubeconfig.js';
 import { apiClient, type ClusterOptions } from './cluster-client.js';
 import { ProxyWatch } from './proxy-watch.js';

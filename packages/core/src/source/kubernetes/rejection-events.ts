@@ -1,7 +1,6 @@
 import { EventsV1Api, type EventsV1Event, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { Rejection } from '../../tracker/intake.js';
-import { isClusterScoped, type ObjectKind } from '../source.js';
+import { isClusterScoped, type ObjectKind, type Rejection } from '../source.js';
 import { apiClient } from './cluster-client.js';
 import { API_VERSIONS } from './proxy-view.js';
 import type { RequestLimiter } from './request-limiter.js';
