@@ -1,6 +1,15 @@
-import { describe, expect, it } from 'vitest';
-import { ChangeTracker, validateEndpointSlice, validateService, type ValidEndpointSlice, type ValidService } from '../src/index.js';
+import { describe, expect, it, vi } from 'vitest';
 import { endpointSliceObject, serviceObject } from '../src/testing/index.js';
+import { ChangeTracker } from '../src/tracker/change-tracker.js';
+import { buildServicePorts } from '../src/tracker/service-port-builder.js';
+import { validateEndpointSlice, validateService, type ValidEndpointSlice, type ValidService } from '../src/validation/validate.js';
+
+// The tracker's unit of work: building one Service's ports from its slices. Counted, not timed.
+vi.mock(import('../src/tracker/service-port-builder.js'), async (load) => {
+  const actual = await load();
+  return { ...actual, buildServicePorts: vi.fn(actual.buildServicePorts) };
+});
+const builds = vi.mocked(buildServicePorts);
 
 function service(name: string, ip: string, port = 80): ValidService {
   const result = validateService(serviceObject(name, { clusterIPs: [ip], ports: [{ name: 'http', port }] }));
@@ -74,10 +83,19 @@ describe('ChangeTracker', () => {
       tracker.upsertEndpointSlice(slice(`s${i}`, [`10.1.${i >> 8}.${i & 255}`]));
     }
     expect(tracker.take().ports.size).toBe(2000);
+    builds.mockClear();
     tracker.upsertEndpointSlice(slice('s7', ['10.2.0.7']));
+    tracker.upsertService(service('s8', '10.96.0.8', 81));
+    tracker.take();
+    expect(builds.mock.calls.map(([, slices]) => slices[0]?.service).sort()).toEqual(['default/s7', 'default/s8']);
+    builds.mockClear();
+    expect(tracker.take().ports.size).toBe(0);
+    expect(builds).not.toHaveBeenCalled();
+    tracker.upsertEndpointSlice(slice('s7', ['10.2.0.8']));
     const changes = tracker.take();
+    expect(builds).toHaveBeenCalledTimes(1);
     expect([...changes.ports.keys()]).toEqual(['default/s7:http/TCP']);
-    expect(changes.ports.get('default/s7:http/TCP')?.previous?.endpoints[0]?.ip).toBe('10.1.0.7');
+    expect(changes.ports.get('default/s7:http/TCP')?.previous?.endpoints[0]?.ip).toBe('10.2.0.7');
   });
 
   it('hands out a failed sync again, keeping the state the kernel may still hold as previous', () => {
