@@ -28,6 +28,7 @@ export class ProxyMetrics {
   readonly rejectedObjects = this.counter('kplane_rejected_objects_total', 'API objects refused whole (their name or cluster IPs cannot be programmed safely)', ['kind', 'reason']);
   readonly servicePortsSkipped = this.counter('kplane_service_ports_skipped_total',
     'Service ports left out (invalid, or needing a feature the backend lacks), or programmed without some frontends (unsupported_frontend)', ['reason']);
+  readonly frontendConflicts = this.gauge('kplane_frontend_conflicts', 'Frontends (IP:port/protocol or node port) not programmed for a Service port because an older Service claims them');
   readonly endpointsSkipped = this.counter('kplane_endpoints_skipped_total', 'Endpoints left out of their EndpointSlice (an address that cannot be programmed safely)', ['reason']);
   readonly drainingEndpoints = this.gauge('kplane_draining_endpoints', 'Endpoints taking no new connections while their established ones finish');
   readonly buildInfo = this.gauge('kplane_build_info', 'kplane build information', ['version', 'backend']);

@@ -3,6 +3,7 @@ import type { ServiceName, ServicePortKey } from '../model/service-port.js';
 import type { ValidServiceCIDR } from '../validation/service-cidr.js';
 import type { ValidEndpointSlice, ValidNode, ValidService } from '../validation/validate.js';
 import type { NodeLocation } from './endpoint-selection.js';
+import { FrontendClaims, type FrontendConflict } from './frontend-claims.js';
 import { ServiceCIDRs } from './service-cidrs.js';
 import { buildServicePorts, type SelectedServicePort } from './service-port-builder.js';
 
@@ -17,6 +18,8 @@ export interface TrackedChanges {
   readonly ports: ReadonlyMap<ServicePortKey, PortChange>;
   /** EndpointSlice trigger times (ms) of the changes included, for the network programming metric. */
   readonly triggerTimes: readonly number[];
+  /** Frontends a port lost to an older Service since the last `take()` (to warn about, once). */
+  readonly conflicts: readonly FrontendConflict[];
 }
 
 interface PendingService {
@@ -41,6 +44,7 @@ export class ChangeTracker {
   private readonly requeued = new Map<ServicePortKey, SelectedServicePort | undefined>();
   private readonly synced = new Map<ServicePortKey, SelectedServicePort>();
   private readonly portsByService = new Map<ServiceName, readonly ServicePortKey[]>();
+  private readonly claims = new FrontendClaims();
   private node: NodeLocation;
   private readonly ranges: ServiceCIDRs;
   private syncedRanges: readonly string[];
@@ -115,6 +119,11 @@ export class ChangeTracker {
     return this.synced;
   }
 
+  /** Frontends held by another Service as of the last `take()`, summed over the losing ports. */
+  get frontendConflicts(): number {
+    return this.claims.conflicts;
+  }
+
   /** The service CIDRs as of the last `take()`. */
   get serviceCIDRs(): readonly string[] {
     return this.syncedRanges;
@@ -125,12 +134,21 @@ export class ChangeTracker {
     this.syncedRanges = this.ranges.current;
     const ports = new Map<ServicePortKey, PortChange>();
     const triggerTimes: number[] = [];
+    const conflicts: FrontendConflict[] = [];
     for (const [key, previous] of this.requeued) ports.set(key, { previous, current: this.synced.get(key) });
     this.requeued.clear();
+    // Claims first, for every changed Service: then who holds a shared frontend is known, and the
+    // other claimants of a frontend whose holder may have changed are rebuilt too.
+    const rebuild = new Set(this.pending.keys());
     for (const [name, pending] of this.pending) {
-      triggerTimes.push(...pending.triggerTimes);
+      if (pending.serviceChanged) for (const other of this.claims.update(name, this.services.get(name))) rebuild.add(other);
+    }
+    for (const name of rebuild) {
+      triggerTimes.push(...(this.pending.get(name)?.triggerTimes ?? []));
       const service = this.services.get(name);
-      const built = service ? buildServicePorts(service, this.slicesByService.get(name) ?? [], this.node) : [];
+      const resolved = service && this.claims.resolve(service);
+      if (resolved) conflicts.push(...resolved.fresh);
+      const built = resolved ? buildServicePorts(resolved.ports, this.slicesByService.get(name) ?? [], this.node) : [];
       // A Service has few ports: plain lists beat sets here.
       const builtKeys = built.map((port) => port.servicePort.key);
       for (const key of this.portsByService.get(name) ?? []) {
@@ -144,7 +162,7 @@ export class ChangeTracker {
     for (const [key, change] of ports) {
       if (isDeepStrictEqual(change.previous, change.current)) ports.delete(key);
     }
-    return { ports, triggerTimes };
+    return { ports, triggerTimes, conflicts };
   }
 
   /** Puts back the changes of a failed sync, so that the next `take()` hands them out again. */

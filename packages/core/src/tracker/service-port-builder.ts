@@ -1,5 +1,5 @@
 import type { Endpoint, ServicePort, ServicePortState } from '../model/service-port.js';
-import type { ValidEndpointSlice, ValidService } from '../validation/validate.js';
+import type { ValidEndpointSlice } from '../validation/validate.js';
 import { selectEndpoints, type NodeLocation } from './endpoint-selection.js';
 
 /**
@@ -11,9 +11,9 @@ export type SelectedServicePort = ServicePortState;
 
 const NO_DRAINS: readonly Endpoint[] = Object.freeze([]);
 
-/** Builds the selected state of every port of one Service from the Service and its EndpointSlices. */
-export function buildServicePorts(service: ValidService, slices: readonly ValidEndpointSlice[], node: NodeLocation): SelectedServicePort[] {
-  return service.ports.map((servicePort) => {
+/** Builds the selected state of the ports of one Service (as programmed: see FrontendClaims) from its EndpointSlices. */
+export function buildServicePorts(ports: readonly ServicePort[], slices: readonly ValidEndpointSlice[], node: NodeLocation): SelectedServicePort[] {
+  return ports.map((servicePort) => {
     const endpoints = mergeEndpoints(servicePort, slices);
     const { internalEndpoints, externalEndpoints } = selectEndpoints(servicePort, endpoints, node);
     return { servicePort, endpoints, internalEndpoints, externalEndpoints, draining: NO_DRAINS };

@@ -38,7 +38,7 @@ export const servicePortSchema = z.object({
 export const serviceSchema = z.object({
   kind: z.literal('Service'),
   // The name's rule depends on where the object comes from (validate.ts).
-  metadata: metadata.extend({ name: z.string() }),
+  metadata: metadata.extend({ name: z.string(), creationTimestamp: z.string().nullish() }),
   spec: z.object({
     type: defaulted(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']),
     clusterIP: z.string().nullish(),

@@ -31,6 +31,8 @@ export interface SkippedPart {
 /** A Service reduced to its ports; headless and ExternalName Services have none (a proxy ignores them). */
 export interface ValidService {
   readonly name: ServiceName;
+  /** metadata.creationTimestamp in ms (null when absent): the oldest Service wins a frontend two claim. */
+  readonly createdAt: number | null;
   readonly ports: readonly ServicePort[];
   /** Ports left out because a field of theirs cannot be programmed safely. */
   readonly skipped: readonly SkippedPart[];
@@ -139,13 +141,14 @@ function toService(object: ServiceObject): ValidService {
   const nameCheck = dnsLabel.safeParse(object.metadata.name);
   if (!nameCheck.success) throw new FieldError('metadata.name', nameCheck.error.issues[0]!.message);
   const name = `${object.metadata.namespace}/${object.metadata.name}`;
+  const createdAt = timestamp(object.metadata.creationTimestamp);
   const type: ServiceType | 'ExternalName' = spec.type || 'ClusterIP';
   const listed = spec.clusterIPs?.length ? spec.clusterIPs : null;
   const declared = listed ?? (spec.clusterIP ? [spec.clusterIP] : []);
-  if (type === 'ExternalName') return { name, ports: [], skipped: [] };
+  if (type === 'ExternalName') return { name, createdAt, ports: [], skipped: [] };
   if (declared[0] === 'None') {
     if (declared.length > 1) throw new FieldError('spec.clusterIPs', '"None" must be the first and only value');
-    return { name, ports: [], skipped: [] };
+    return { name, createdAt, ports: [], skipped: [] };
   }
   if (declared.length === 0) throw new FieldError('spec.clusterIP', 'required (or "None" for a headless Service)');
   const clusterIPs = declared.map((ip, index) => address(ip, listed ? `spec.clusterIPs[${index}]` : 'spec.clusterIP'));
@@ -205,7 +208,13 @@ function toService(object: ServiceObject): ValidService {
       nodePort: type === 'ClusterIP' ? null : port.nodePort || null,
     });
   });
-  return { name, ports, skipped };
+  return { name, createdAt, ports, skipped };
+}
+
+/** An RFC 3339 time in ms; null when absent or unreadable (such a Service ranks after every dated one). */
+function timestamp(text: string | null | undefined): number | null {
+  const ms = text ? Date.parse(text) : NaN;
+  return Number.isNaN(ms) ? null : ms;
 }
 
 /** Adds `what` to `taken`; true when it was there already. */
