@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ContainerModule, DEFAULT_CONFIG, DryRunExecutor, TOKENS, ToolError, createLogger, createProxy, type Batch, type Executor, type SourceEvent } from '@kplane/core';
-import { endpointSliceObject, remove, serviceObject, upsert } from '@kplane/core/testing';
+import { ContainerModule, TOKENS, ToolError, type SourceEvent } from '@kplane/core';
+import { FakeExecutor, endpointSliceObject, remove, renderBatches, serviceObject, testProxy, upsert } from '@kplane/core/testing';
 import plugin, { FakeIptablesClient, IPTABLES_CLIENT, IptablesBackend } from '../src/index.js';
 import { parseSave } from '../src/client/save-audit.js';
 import { harness } from './support/harness.js';
@@ -16,11 +16,6 @@ function endpoints(name: string, ips: readonly string[], extra: { nodeName?: str
   }));
 }
 
-function render(batches: readonly Batch[]): string {
-  const printer = new DryRunExecutor();
-  printer.batches.push(...batches);
-  return printer.render();
-}
 
 const WORLD = [service('a', '10.96.0.1'), endpoints('a', ['10.244.0.1']), service('b', '10.96.0.2'), endpoints('b', ['10.244.0.2'])];
 
@@ -45,44 +40,27 @@ function ownChains(client: FakeIptablesClient, table: 'nat' | 'filter', family: 
 describe('iptables backend', () => {
   it('writes every Service feature the nft backend has (golden)', async () => {
     const test = harness({}, { nodeIPs: ['192.168.50.1'], nodePortAddresses: ['192.168.50.0/24'] });
-    await expect(render(await test.start(FEATURES_WORLD))).toMatchFileSnapshot('golden/full-features.txt');
+    await expect(renderBatches(await test.start(FEATURES_WORLD))).toMatchFileSnapshot('golden/full-features.txt');
   });
 
   it('kplane plan (the plugin\'s own client on a dry run) prints the same restores, both families', async () => {
-    const executor = new DryRunExecutor();
-    const proxy = createProxy({
-      config: { ...DEFAULT_CONFIG, nodeName: 'node-a', clusterCIDRs: ['10.244.0.0/16', 'fd00:10:244::/48'], nodeIPs: ['192.168.50.1'], nodePortAddresses: ['192.168.50.0/24'] },
-      executor,
-      logger: createLogger('silent'),
-    }, plugin);
-    await proxy.backend.init();
-    proxy.engine.handle(FEATURES_WORLD);
-    expect(await proxy.engine.sync()).toBe(true);
-    await expect(executor.render()).toMatchFileSnapshot('golden/full-features.txt');
+    const plan = testProxy(plugin, { config: { clusterCIDRs: ['10.244.0.0/16', 'fd00:10:244::/48'], nodeIPs: ['192.168.50.1'], nodePortAddresses: ['192.168.50.0/24'] } });
+    await expect(renderBatches(await plan.start(FEATURES_WORLD))).toMatchFileSnapshot('golden/full-features.txt');
   });
 
   it('writes only IPv4 on a kernel without IPv6 (/proc/net/if_inet6 unreadable, asked through the executor)', async () => {
-    const reads: string[] = [];
-    const noIPv6: Executor = {
-      live: true,
-      apply: async () => {},
-      read: async (query) => {
-        reads.push([query.tool, ...query.args].join(' '));
-        if (query.tool === 'cat') throw new ToolError('cat', 1, 'cat: /proc/net/if_inet6: No such file or directory');
-        return '';
-      },
-    };
+    const executor = new FakeExecutor({ 'iptables-nft-restore --version': 'iptables-nft-restore v1.8.9 (nf_tables)' })
+      .answer('cat /proc/net/if_inet6', () => {
+        throw new ToolError('cat', 1, 'cat: /proc/net/if_inet6: No such file or directory');
+      });
     const client = new FakeIptablesClient();
-    const proxy = createProxy({ config: { ...DEFAULT_CONFIG, nodeName: 'node-a', backendOptions: new Map([['mode', 'nft']]) }, executor: noIPv6, logger: createLogger('silent') }, new ContainerModule(({ bind }) => {
+    const test = testProxy(new ContainerModule(({ bind }) => {
       bind(IPTABLES_CLIENT).toConstantValue(client);
       bind(TOKENS.Backend).to(IptablesBackend).inSingletonScope();
-    }));
-    const backend = proxy.backend as IptablesBackend;
-    await backend.init();
-    expect(reads).toContain('cat /proc/net/if_inet6');
-    expect(backend.tables(6)).toBeUndefined();
-    proxy.engine.handle(WORLD);
-    expect(await proxy.engine.sync()).toBe(true);
+    }), { config: { backendOptions: new Map([['mode', 'nft']]) }, executor });
+    await test.start(WORLD);
+    expect(executor.reads).toContain('cat /proc/net/if_inet6');
+    expect((test.backend as IptablesBackend).tables(6)).toBeUndefined();
     expect(client.restores.map(({ family }) => family)).toEqual([4]);
   });
 

@@ -1,15 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { DryRunExecutor, type Batch, type SourceEvent } from '@kplane/core';
-import { endpointSliceObject, remove, serviceObject, upsert } from '@kplane/core/testing';
+import type { SourceEvent } from '@kplane/core';
+import { endpointSliceObject, remove, renderBatches, serviceObject, upsert } from '@kplane/core/testing';
 import { harness } from './support/harness.js';
 import { trace } from './support/trace.js';
 
 /** The batches as `kplane plan` prints them: what the golden files hold. */
-function render(batches: readonly Batch[]): string {
-  const printer = new DryRunExecutor();
-  printer.batches.push(...batches);
-  return printer.render();
-}
 
 function service(name: string, ip: string, nodePort?: number): SourceEvent {
   return upsert(serviceObject(name, {
@@ -50,37 +45,37 @@ describe('iptables backend: golden restores', () => {
   it('writes a small tree with a full sync', async () => {
     const test = harness({ 'leaf-size': '4' }, { clusterCIDRs: ['10.244.0.0/16'] });
     const batches = await test.start(START.flatMap(([name, ip], index) => [service(name, ip), endpoints(name, [`10.244.${index}.1`, `10.244.${index}.2`])]));
-    await expect(render(batches)).toMatchFileSnapshot('golden/full-tree.txt');
+    await expect(renderBatches(batches)).toMatchFileSnapshot('golden/full-tree.txt');
   });
 
   it('writes the flat layout with a full sync', async () => {
     const test = harness({ layout: 'flat' }, { clusterCIDRs: ['10.244.0.0/16'] });
     const batches = await test.start(START.slice(0, 3).flatMap(([name, ip]) => [service(name, ip), endpoints(name, ['10.244.0.1'])]));
-    await expect(render(batches)).toMatchFileSnapshot('golden/full-flat.txt');
+    await expect(renderBatches(batches)).toMatchFileSnapshot('golden/full-flat.txt');
   });
 
   it('an endpoint change rewrites the service and endpoint chains only', async () => {
     const test = await started();
-    await expect(render(await test.change([endpoints('a', ['10.244.0.1', '10.244.0.3'])]))).toMatchFileSnapshot('golden/partial-endpoints.txt');
+    await expect(renderBatches(await test.change([endpoints('a', ['10.244.0.1', '10.244.0.3'])]))).toMatchFileSnapshot('golden/partial-endpoints.txt');
   });
 
   it('a new service in a leaf with room rewrites that leaf, and the parent whose last child widens its prefix to hold it', async () => {
     const test = await started();
-    await expect(render(await test.change([service('h', '10.100.0.1'), endpoints('h', ['10.244.9.1'])]))).toMatchFileSnapshot('golden/partial-add.txt');
+    await expect(renderBatches(await test.change([service('h', '10.100.0.1'), endpoints('h', ['10.244.9.1'])]))).toMatchFileSnapshot('golden/partial-add.txt');
   });
 
   it('a new service in a full leaf splits it, and only that leaf\'s path changes', async () => {
     const { test, tree, leaf, free } = await spaced();
     await test.change([service('h', free[0]!), service('i', free[1]!)]);
     const restructures = tree().restructures;
-    await expect(render(await test.change([service('j', free[2]!)]))).toMatchFileSnapshot('golden/partial-split.txt');
+    await expect(renderBatches(await test.change([service('j', free[2]!)]))).toMatchFileSnapshot('golden/partial-split.txt');
     expect(tree().restructures).toBe(restructures + 1);
     expect(tree().node(leaf.chain)!.children).not.toBeNull();
   });
 
   it('a deleted service leaves its leaf, here the last of it, and deletes its chains', async () => {
     const test = await started();
-    await expect(render(await test.change([remove('Service', 'default/g'), remove('EndpointSlice', 'default/g-ipv4')]))).toMatchFileSnapshot('golden/partial-remove.txt');
+    await expect(renderBatches(await test.change([remove('Service', 'default/g'), remove('EndpointSlice', 'default/g-ipv4')]))).toMatchFileSnapshot('golden/partial-remove.txt');
   });
 
   it('deleting services until a subtree holds at most half a leaf merges it into one leaf', async () => {
@@ -89,18 +84,18 @@ describe('iptables backend: golden restores', () => {
     const names = [...tree().node(leaf.chain)!.children!.flatMap((child) => [...child.items!.values()])].map((item) => item.target);
     const services = [...test.engine.desiredState.values()].filter((port) => names.includes(`KPLANE-SVC-${port.servicePort.id}`)).map((port) => port.servicePort.service.split('/')[1]!);
     await test.change(services.slice(0, 2).map((name) => remove('Service', `default/${name}`)));
-    await expect(render(await test.change([remove('Service', `default/${services[2]!}`)]))).toMatchFileSnapshot('golden/partial-merge.txt');
+    await expect(renderBatches(await test.change([remove('Service', `default/${services[2]!}`)]))).toMatchFileSnapshot('golden/partial-merge.txt');
     expect(tree().node(leaf.chain)!.children).toBeNull();
   });
 
   it('a service that becomes a NodePort gets an external chain and a place in the node-port tree', async () => {
     const test = await started();
-    await expect(render(await test.change([service('c', '10.96.0.12', 30080)]))).toMatchFileSnapshot('golden/partial-nodeport.txt');
+    await expect(renderBatches(await test.change([service('c', '10.96.0.12', 30080)]))).toMatchFileSnapshot('golden/partial-nodeport.txt');
   });
 
   it('a service without endpoints rejects, and a repeated state sends nothing', async () => {
     const test = await started();
-    await expect(render(await test.change([endpoints('e', [])]))).toMatchFileSnapshot('golden/partial-no-endpoints.txt');
+    await expect(renderBatches(await test.change([endpoints('e', [])]))).toMatchFileSnapshot('golden/partial-no-endpoints.txt');
     expect(await test.change([endpoints('e', [])])).toEqual([]);
   });
 });
@@ -111,12 +106,12 @@ describe('iptables backend: service CIDRs', () => {
   it('a full sync drops what is left of each family\'s service CIDRs after the trees of service IPs and node ports', async () => {
     const test = harness({ layout: 'flat' }, { clusterCIDRs: ['10.244.0.0/16'], serviceCIDRs: ['fd00:10:96::/108'] });
     const batches = await test.start([serviceCIDR(['10.96.0.0/12']), service('a', '10.96.0.10'), endpoints('a', ['10.244.0.1'])]);
-    await expect(render(batches)).toMatchFileSnapshot('golden/full-service-cidrs.txt');
+    await expect(renderBatches(batches)).toMatchFileSnapshot('golden/full-service-cidrs.txt');
   });
 
   it('a changed service CIDR rewrites the entry chain of its family alone', async () => {
     const test = await started();
-    expect(render(await test.change([serviceCIDR(['10.96.0.0/12'])]))).toBe([
+    expect(renderBatches(await test.change([serviceCIDR(['10.96.0.0/12'])]))).toBe([
       '# iptables-nft-restore -w 5 --noflush',
       '*nat',
       ':KPLANE-SERVICES - [0:0]',
@@ -145,7 +140,7 @@ describe('iptables backend: service CIDRs', () => {
   it('a Service added inside a service CIDR rewrites its own chains and its leaf, not the entry', async () => {
     const test = await started();
     await test.change([serviceCIDR(['10.96.0.0/12'])]);
-    const text = render(await test.change([service('h', '10.96.0.13'), endpoints('h', ['10.244.9.1'])]));
+    const text = renderBatches(await test.change([service('h', '10.96.0.13'), endpoints('h', ['10.244.9.1'])]));
     expect(text).toContain('-A KPLANE-IPS');
     expect(text).not.toContain(':KPLANE-SERVICES');
   });
