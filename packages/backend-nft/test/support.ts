@@ -1,6 +1,6 @@
 import { ContainerModule, DEFAULT_CONFIG, DryRunExecutor, TOKENS, createLogger, createProxy, type ProxyConfig, type SourceEvent } from '@kplane/core';
 import { endpointSliceObject, serviceObject, upsert, type ServiceSpec } from '@kplane/core/testing';
-import { FakeNftClient, NFT_CLIENT, NftBackend } from '../src/index.js';
+import { FakeNftClient, NFT_CLIENT, NftBackend, type NftClient } from '../src/index.js';
 
 export const CONFIG: ProxyConfig = {
   ...DEFAULT_CONFIG,
@@ -9,13 +9,13 @@ export const CONFIG: ProxyConfig = {
   clusterCIDRs: ['10.244.0.0/16', 'fd00:10:244::/48'],
 };
 
-/** The nft backend on a FakeNftClient, driven by core's engine. */
-export function fakeProxy(config: ProxyConfig = CONFIG) {
+/** The nft backend on a FakeNftClient (or on what `client` makes of it), driven by core's engine. */
+export function fakeProxy(config: ProxyConfig = CONFIG, client: (nft: FakeNftClient) => NftClient = (nft) => nft) {
   const nft = new FakeNftClient();
   const proxy = createProxy(
     { config, executor: new DryRunExecutor(), logger: createLogger('silent') },
     new ContainerModule(({ bind }) => {
-      bind(NFT_CLIENT).toConstantValue(nft);
+      bind(NFT_CLIENT).toConstantValue(client(nft));
       bind(TOKENS.Backend).to(NftBackend).inSingletonScope();
     }),
   );

@@ -34,7 +34,7 @@ export class FakeNftError extends Error {}
  * kernel's refusals: a jump or goto to a missing chain, a reference to a missing set, an element
  * with another value than the one it has, deleting what does not exist or is still in use, a rule
  * deleted other than by the handle the kernel gave it. It numbers rules as the kernel does (one
- * counter per table for chains, sets and rules) as long as no transaction was refused: the kernel
+ * counter per table for chains, sets, anonymous sets and rules) as long as no transaction was refused: the kernel
  * does not give back the handles a refused transaction took. Stricter than kernels since 6.x in one
  * place: a chain must be empty to be deleted (older kernels refuse it, so kplane flushes first).
  */
@@ -171,6 +171,7 @@ function ruleCommand(table: FakeTable, verb: 'add' | 'delete' | 'flush', rest: s
   const rule = rest.slice(space + 1);
   if (verb === 'add') {
     checkReferences(table, rule);
+    table.lastHandle += anonymousSets(rule);
     chain.rules.push({ handle: ++table.lastHandle, text: rule });
     return;
   }
@@ -229,6 +230,20 @@ function elementCommand(table: FakeTable, verb: 'add' | 'delete' | 'flush', rest
 function checkReferences(table: FakeTable, text: string): void {
   for (const match of text.matchAll(/\b(?:jump|goto) ([\w-]+)/g)) must(table.chains.get(match[1]!), `jump to missing chain ${match[1]}`);
   for (const match of text.matchAll(/@([\w-]+)/g)) must(table.sets.get(match[1]!), `reference to missing set ${match[1]}`);
+}
+
+/**
+ * The anonymous sets nft makes for a rule, each taking a handle before the rule's own: one per map
+ * or verdict map literal, and per set literal of more than one element (one element becomes a
+ * comparison). `@set { ip saddr }` (a set statement's key) is no literal.
+ */
+function anonymousSets(rule: string): number {
+  let count = 0;
+  for (const [, before, items] of rule.matchAll(/(\S+) \{ ([^}]*) \}/g)) {
+    if (before!.startsWith('@')) continue;
+    if (before === 'vmap' || before === 'map' || items!.includes(',')) count++;
+  }
+  return count;
 }
 
 function chainReferenced(table: FakeTable, name: string): boolean {
