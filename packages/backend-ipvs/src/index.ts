@@ -6,7 +6,7 @@ import { IPVS_CLIENT, IpvsBackend, KERNEL_RELEASE } from './ipvs-backend.js';
 export { IPVS_CLIENT, IpvsBackend, KERNEL_RELEASE } from './ipvs-backend.js';
 export type { IpvsClient } from './client/client.js';
 export { ExecIpvsClient } from './client/exec-client.js';
-// export { FakeIpvsClient } from './client/fake-client.js';
+export { FakeIpvsClient, type FakeBatch, type FakeIpvsClientOptions, type FakeTool } from './client/fake-client.js';
 export { IpsetTransaction, IpTransaction, IpvsadmTransaction, type ServiceHeader } from './client/transaction.js';
 export { ipvsSysctls, kernelVersion, type SysctlChoice } from './kernel/sysctls.js';
 export { SCHEDULERS } from './settings.js';

@@ -1,6 +1,6 @@
-import { DEFAULT_CONFIG, DryRunExecutor, createLogger, createProxy, type Executor, type ProxyConfig, type SourceEvent } from '@kplane/core';
-import { FakeClock, endpointSliceObject, serviceObject } from '@kplane/core/testing';
-import { ipvsModule } from '../../src/index.js';
+import { DEFAULT_CONFIG, DryRunExecutor, createLogger, createProxy, type Executor, type ProxyConfig } from '@kplane/core';
+import { FakeClock, endpointSliceObject, serviceObject, testProxy, upsert } from '@kplane/core/testing';
+import { FakeIpvsClient, ipvsModule } from '../../src/index.js';
 
 /** The node every golden test plans for: two addresses for NodePorts, dual-stack cluster CIDRs. */
 export const CONFIG: ProxyConfig = {
@@ -17,7 +17,15 @@ export function ipvsProxy(executor: Executor = new DryRunExecutor(), config: Par
   return { clock, ...proxy };
 }
 
-export const upsert = (object: Record<string, unknown>): SourceEvent => ({ action: 'upsert', kind: object.kind as 'Service', object });
+export { upsert };
+
+/** node-a's own interface, as the fake's `ip -o address show` lists it. */
+export const NODE_INTERFACES = { eth0: ['192.168.50.1/24', 'fd00:50::1/64'] };
+
+/** The ipvs backend on a FakeIpvsClient, driven by core's engine one sync at a time (`start`, then `sync`). */
+export function fakeNode(config: Partial<ProxyConfig> = {}, fake = new FakeIpvsClient({ interfaces: NODE_INTERFACES })) {
+  return { fake, ...testProxy(ipvsModule({ client: fake }), { config: { ...CONFIG, ...config } }) };
+}
 
 /** Pods on node-a (x.x.1.x) and another node (x.x.2.x). */
 export const POD = { a: ['10.244.1.11', 'fd00:10:244:1::11'], b: ['10.244.1.12', 'fd00:10:244:1::12'], r: ['10.244.2.21', 'fd00:10:244:2::21'] } as const;

@@ -1,0 +1,129 @@
+import { Refusal, refuse } from './fake-refusal.js';
+
+interface Real {
+  weight: number;
+  active: number;
+  inactive: number;
+}
+
+interface Service {
+  scheduler: string;
+  persistence: number | null;
+  readonly reals: Map<string, Real>;
+}
+
+/** ipvsadm's protocol flags and the words `ipvsadm -L -n` prints for them. */
+const PROTOCOLS: Readonly<Record<string, string>> = { '-t': 'TCP', '-u': 'UDP', '--sctp-service': 'SCTP' };
+
+/**
+ * The kernel's IPVS table in memory: applies `ipvsadm -R` lines with the kernel's refusals, and
+ * prints `ipvsadm -S -n` and `ipvsadm -L -n` as ipvsadm 1.31 does. Like ipvsadm, a refused line does
+ * not stop the others: the batch fails at the end, with every refusal.
+ */
+export class FakeIpvsServices {
+  private readonly services = new Map<string, Service>();
+
+  /** Applies the first `limit` lines (all by default). */
+  restore(input: string, limit = Infinity): void {
+    const refusals: string[] = [];
+    input.split('\n').filter((line) => line.trim() !== '').slice(0, limit).forEach((line, index) => {
+      try {
+        this.apply(line.trim().split(/\s+/));
+      } catch (error) {
+        if (!(error instanceof Refusal)) throw error;
+        refusals.push(`line ${index + 1} (${line}): ${error.message}`);
+      }
+    });
+    if (refusals.length > 0) throw new Refusal(refusals.join('\n'));
+  }
+
+  /** Sets the connection counters `ipvsadm -L -n` shows for one real server (drain tests). */
+  setConnections(key: string, real: string, active: number, inactive: number): void {
+    const found = this.services.get(key)?.reals.get(real);
+    if (!found) throw new Error(`no real server ${real} in ${key}`);
+    Object.assign(found, { active, inactive });
+  }
+
+  /** `ipvsadm -S -n`. */
+  save(): string {
+    const lines: string[] = [];
+    for (const [key, service] of this.services) {
+      lines.push(`-A ${key} -s ${service.scheduler}${service.persistence === null ? '' : ` -p ${service.persistence}`}`);
+      for (const [real, { weight }] of service.reals) lines.push(`-a ${key} -r ${real} -m -w ${weight}`);
+    }
+    return lines.map((line) => `${line}\n`).join('');
+  }
+
+  /** `ipvsadm -L -n`. */
+  list(): string {
+    const lines = [
+      'IP Virtual Server version 1.2.1 (size=4096)',
+      'Prot LocalAddress:Port Scheduler Flags',
+      '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
+    ];
+    for (const [key, service] of this.services) {
+      const [flag = '', address = ''] = key.split(' ');
+      lines.push(`${PROTOCOLS[flag]!.padEnd(4)} ${address} ${service.scheduler}${service.persistence === null ? '' : ` persistent ${service.persistence}`}`);
+      for (const [real, { weight, active, inactive }] of service.reals) {
+        lines.push(`  -> ${real.padEnd(28)} Masq    ${String(weight).padEnd(6)} ${String(active).padEnd(10)} ${String(inactive).padEnd(10)}`);
+      }
+    }
+    return `${lines.join('\n')}\n`;
+  }
+
+  /** Sorted, for comparing two fakes. */
+  dump(): string[] {
+    return [...this.services].sort(([a], [b]) => (a < b ? -1 : 1)).flatMap(([key, service]) => [
+      `service ${key} ${service.scheduler} persistence ${service.persistence ?? '-'}`,
+      ...[...service.reals].sort(([a], [b]) => (a < b ? -1 : 1)).map(([real, { weight }]) => `  real ${real} weight ${weight}`),
+    ]);
+  }
+
+  private apply(words: readonly string[]): void {
+    const [command = '', flag = '', address] = words;
+    if (PROTOCOLS[flag] === undefined || address === undefined) throw new Refusal('a service is a protocol flag and an address');
+    const key = `${flag} ${address}`;
+    const option = (name: string): string | undefined => {
+      const index = words.indexOf(name, 3);
+      return index < 0 ? undefined : words[index + 1];
+    };
+    const service = this.services.get(key);
+    const existing = (): Service => service ?? refuse('No such service');
+    switch (command) {
+      case '-A':
+      case '-E': {
+        if (command === '-A' && service) refuse('Service already exists');
+        const persistence = option('-p');
+        const next = { scheduler: option('-s') ?? 'wlc', persistence: persistence === undefined ? null : Number(persistence) };
+        if (command === '-E') Object.assign(existing(), next);
+        else this.services.set(key, { ...next, reals: new Map() });
+        return;
+      }
+      case '-D':
+        existing();
+        this.services.delete(key);
+        return;
+      case '-a':
+      case '-e':
+      case '-d': {
+        const real = option('-r') ?? refuse('a real server needs -r');
+        const target = service ?? refuse(command === '-a' ? 'Service not defined' : 'No such service');
+        const present = target.reals.get(real);
+        if (command === '-d') {
+          if (!present) refuse('No such destination');
+          target.reals.delete(real);
+          return;
+        }
+        if (!words.includes('-m')) refuse('kplane writes only NAT (-m) real servers');
+        const weight = Number(option('-w') ?? 1);
+        if (!Number.isInteger(weight) || weight < 0) refuse('Illegal weight specified');
+        if (command === '-a' && present) refuse('Destination already exists');
+        if (command === '-e' && !present) refuse('No such destination');
+        target.reals.set(real, { active: 0, inactive: 0, ...present, weight });
+        return;
+      }
+      default:
+        refuse(`unknown command ${command}`);
+    }
+  }
+}
