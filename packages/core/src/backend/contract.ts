@@ -35,7 +35,8 @@ export interface BackendInfo {
 
 /**
  * The plugin contract. A backend turns desired state into dataplane rules; it never watches the API,
- * selects endpoints or schedules syncs (core does). Bind it with `bindBackend` in a ContainerModule.
+ * selects endpoints or schedules syncs (core does). A plugin binds it to `TOKENS.Backend` in its
+ * default-exported ContainerModule.
  */
 export interface DataplaneBackend extends BackendInfo {
   /** Checks the kernel and tools and creates base objects; throws a clear error when something is missing. */

@@ -112,8 +112,4 @@ export const nodeSchema = z.object({
 });
 
 export type ServiceObject = z.infer<typeof serviceIntakeSchema>;
-export type ServicePortObject = z.infer<typeof servicePortSchema>;
 export type EndpointSliceObject = z.infer<typeof endpointSliceIntakeSchema>;
-export type EndpointObject = z.infer<typeof endpointSchema>;
-export type SlicePortObject = z.infer<typeof slicePortSchema>;
-export type NodeObject = z.infer<typeof nodeSchema>;

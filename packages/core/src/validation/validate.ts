@@ -124,7 +124,7 @@ function parsePart<S extends z.ZodType>(schema: S, raw: unknown, field: string):
 }
 
 /** Best-effort `namespace/name` for error messages, before the object is known to be valid. */
-export function objectRef(raw: unknown): string {
+function objectRef(raw: unknown): string {
   const metadata = (raw as { metadata?: { name?: unknown; namespace?: unknown } } | null)?.metadata;
   const name = typeof metadata?.name === 'string' ? JSON.stringify(metadata.name).slice(1, -1).slice(0, 80) : '<unnamed>';
   const namespace = typeof metadata?.namespace === 'string' ? JSON.stringify(metadata.namespace).slice(1, -1).slice(0, 80) : 'default';
