@@ -5,7 +5,7 @@ import type { ProxyConfig } from '../config/proxy-config.js';
 import { TOKENS } from '../di/tokens.js';
 import type { HealthState } from '../health/health-state.js';
 import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
-import type { Endpoint, ServicePort, ServicePortKey, ServicePortState } from '../model/service-port.js';
+import type { Endpoint, ServicePortKey, ServicePortState } from '../model/service-port.js';
 import type { Rejection, SourceEvent } from '../source/source.js';
 import type { ChangeTracker, TrackedChanges } from '../tracker/change-tracker.js';
 import type { ObjectIntake } from '../tracker/intake.js';
@@ -13,7 +13,7 @@ import { conflictMessage } from '../tracker/frontend-claims.js';
 import { VERSION } from '../version.js';
 import type { ValidNode } from '../validation/validate.js';
 import type { Clock, Timer } from './clock.js';
-import type { ConntrackCleaner } from './conntrack-cleaner.js';
+import type { ConntrackCleaner, ProgrammedChange } from './conntrack-cleaner.js';
 import type { DrainScheduler } from './drain-scheduler.js';
 import type { HealthCheckPort, HealthCheckPorts } from './health-check-ports.js';
 import type { DesiredState } from './proxy-state.js';
@@ -136,7 +136,7 @@ export class Engine {
 
   private async afterSync(changed: ReadonlySet<ServicePortKey>, changes: TrackedChanges, first: boolean): Promise<void> {
     const now = this.clock.now();
-    const stale: { servicePort: ServicePort; before: readonly Endpoint[]; after: readonly Endpoint[] }[] = [];
+    const stale: ProgrammedChange[] = [];
     for (const key of changed) {
       const current = this.state.get(key);
       const before = this.programmed.get(key);
