@@ -23,7 +23,7 @@ export const IPTABLES_CLIENT = Symbol.for('kplane.iptables.IptablesClient');
  * full sync took 35 s in restores of 1,000 lines, 30 s of 2,000, 13 s of 5,000, 12 s of 10,000.
  * Legacy mode swaps the whole table per restore: one restore is cheapest there.
  */
-export const NFT_RESTORE_LINES = 5000;
+const NFT_RESTORE_LINES = 5000;
 
 /**
  * The iptables backend. Service IPs sit in a prefix tree of chains (O(log N) rules per packet, one
