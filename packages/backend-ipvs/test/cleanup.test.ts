@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ToolMissingError, type Query } from '@kplane/core';
 import { ScriptedExecutor } from './support/scripted-executor.js';
-import { ipvsProxy } from './support/world.js';
+import { upsert } from '@kplane/core/testing';
+import { FakeIpvsClient } from '../src/index.js';
+import { fakeNode, ipvsProxy, NODE_INTERFACES, world } from './support/world.js';
 
 /** A node where one tool is not installed: its reads fail as the real executor fails them (spawn ENOENT). */
 class WithoutTool extends ScriptedExecutor {
@@ -31,5 +33,24 @@ describe('ipvs cleanup, tool by tool', () => {
       'destroy kplane-ipvs4-vip',
       '',
     ].join('\n'));
+  });
+
+  it('after a sync leaves the fake kernel as a fresh node\'s (chains before the sets they match on, or ipset refuses)', async () => {
+    const { fake, backend, start } = fakeNode();
+    await start(world().map(upsert));
+    await backend.cleanup();
+    const fresh = new FakeIpvsClient({ interfaces: NODE_INTERFACES });
+    for (const [key, value] of fake.sysctls) fresh.sysctls.set(key, value);
+    expect(fake.dump()).toBe(fresh.dump());
+  });
+
+  it('with ipvsadm uninstalled after a sync, still removes the rules, the sets and kplane-ipvs0', async () => {
+    const { fake, backend, start } = fakeNode();
+    await start(world().map(upsert));
+    fake.missing.add('ipvsadm');
+    await backend.cleanup();
+    expect(fake.sets.dump()).toEqual([]);
+    expect(fake.links.dump().filter((line) => line.startsWith('link '))).toEqual(['link eth0 up']);
+    expect(fake.iptables.get(4)!.list('nat')).not.toContain('KPLANE-IPVS');
   });
 });
