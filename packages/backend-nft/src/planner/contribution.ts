@@ -9,8 +9,8 @@ export interface Element {
   readonly value?: string;
   /**
    * The elements that stand or fall together, and are claimed together: a frontend's (its key,
-   * `10.96.0.1 . tcp . 80` or `tcp . 30080`), or an element shared between ports (its own key:
-   * a cluster IP, a hairpin pair). Key formats never collide across these kinds.
+   * `10.96.0.1 . tcp . 80` or `tcp . 30080`: one port's alone), or an element shared between ports
+   * (its own key: a cluster IP, a hairpin pair). Key formats never collide across these kinds.
    */
   readonly group: string;
 }

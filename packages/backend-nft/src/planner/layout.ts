@@ -7,10 +7,11 @@ import type { BaseChainSpec, NftFamily } from '../client/transaction.js';
  *
  *   nat hooks → services-gN: frontend vmap @service-ips → policy chain (cluster | external |
  *   external-local | nodeport | nodeport-local: masquerade marks, eTP Local short-circuits)
- *   → frontend vmap @pick → pick-<n>-gN → `dnat to <frontend> . numgen random mod n map @endpoints`.
+ *   → frontend vmap @pick → pick-<protocol>-<n>-gN →
+ *   `dnat to <frontend> . numgen random mod n map @endpoints-<protocol>-gN`.
  *
  * So a table holds a handful of chains however many services it serves (one pick chain per
- * distinct endpoint count), and an endpoint change is a few map elements. Services with ClientIP
+ * protocol and distinct endpoint count), and an endpoint change is a few map elements. Services with ClientIP
  * affinity get small per-service chains (see contribution.ts). Everything carries a generation suffix
  * (-gN) except the base chains and affinity objects: a full sync builds generation N+1 beside N in
  * bounded transactions and swaps the base chains' jumps at the end, so no transaction ever leaves a
@@ -62,11 +63,11 @@ export const CHAIN = {
  * (`tcp dport`), which nft needs to read the map back (nft 1.0.6 fails on `th dport` there) and
  * which makes the DNAT rule check that protocol — right, since each map serves only it.
  */
-export const PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
+const PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
 export type TransportProtocol = (typeof PROTOCOLS)[number];
 
 /** Which endpoint maps a pick chain draws from, and the frontend it keys on. */
-export const PICK_KINDS = {
+const PICK_KINDS = {
   [SET.pick]: { endpoints: SET.endpoints, nodePort: false },
   [SET.pickCluster]: { endpoints: SET.clusterEndpoints, nodePort: false },
   [SET.nodePortPick]: { endpoints: SET.nodePortEndpoints, nodePort: true },

@@ -6,11 +6,11 @@ import { contribute, isAffinityObject, NOTHING, type Contribution, type Element,
 import { generationOf } from './layout.js';
 
 /**
- * The service ports that claim an element group (see Element.group): one port (nearly always), or
- * several in claim order — two Services with the same external IP and port, or ports sharing a
- * cluster IP or an endpoint. The first claimant's elements are the ones in the kernel. Owners, not
- * elements, are stored: the strings are shared with the contributions, so the index costs little
- * more than its Map entries, one per frontend or shared element.
+ * The service ports that claim an element group (see Element.group): one for a frontend (core gives
+ * a frontend two Services claim to one of them), one or several for an element shared between ports
+ * (a cluster IP, a hairpin pair), which every claimant writes alike: the kernel holds it once, until
+ * its last claimant goes. Owners, not elements, are stored: the strings are shared with the
+ * contributions, so the index costs little more than its Map entries, one per frontend or shared element.
  */
 type Owners = ServicePortKey | readonly ServicePortKey[];
 
@@ -53,7 +53,7 @@ export class WrittenTable {
 
   /**
    * A model built in one go from every port's state (what a full sync writes). `written` receives
-   * each element the kernel will hold: those of the groups each port claims first.
+   * each element the kernel will hold, once (a shared element from its first claimant).
    */
   static build(family: NftFamily, generation: number, states: Iterable<ServicePortState>, written: (element: Element) => void): WrittenTable {
     const table = new WrittenTable(family);
