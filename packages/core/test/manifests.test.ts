@@ -9,17 +9,24 @@ const slice = endpointSliceObject('s0', { ports: [{ port: 8080 }], endpoints: [{
 const movedSlice = endpointSliceObject('s0', { ports: [{ port: 8080 }], endpoints: [{ ip: '10.1.0.2' }] });
 
 const yamlText = (...objects: object[]): string => objects.map((object) => stringify(object)).join('---\n');
+const keyOf = (entry: { kind: string; ref: string }): string => `${entry.kind}:${entry.ref}`;
 const jsonText = (...objects: object[]): string => `${objects.map((object) => JSON.stringify(object)).join('\n---\n')}\n`;
 
 describe('ManifestReader', () => {
-  it('parses again only the documents an edit touched', () => {
+  it('yields every object first, then only what an edit changed', () => {
     const reader = new ManifestReader();
-    const before = reader.read(yamlText(...services, slice));
-    const after = reader.read(yamlText(...services, movedSlice));
-    for (const name of names) expect(after.get(`Service:default/${name}`)).toBe(before.get(`Service:default/${name}`));
-    expect(after.get('EndpointSlice:default/s0-ipv4')).not.toBe(before.get('EndpointSlice:default/s0-ipv4'));
-    expect(after.get('EndpointSlice:default/s0-ipv4')!.object).toEqual(movedSlice);
-    expect([...after.keys()]).toEqual([...parseManifests(yamlText(...services, movedSlice)).keys()]);
+    expect(reader.update(yamlText(...services, slice)).upserts.map(keyOf)).toEqual([...names.map((name) => `Service:default/${name}`), 'EndpointSlice:default/s0-ipv4']);
+    const edit = reader.update(yamlText(...services.slice(1), movedSlice));
+    expect(edit.upserts.map((entry) => entry.object)).toEqual([movedSlice]);
+    expect(edit.deletes.map(keyOf)).toEqual(['Service:default/s0']);
+    expect(reader.update(yamlText(...services.slice(1), movedSlice))).toEqual({ upserts: [], deletes: [] });
+  });
+
+  it('yields an object whose document is unchanged when a later duplicate of it goes', () => {
+    const reader = new ManifestReader();
+    const edited = serviceObject('s0', { clusterIPs: ['10.96.0.1'], ports: [{ port: 81 }] });
+    expect(reader.update(yamlText(services[0]!, edited)).upserts.map((entry) => entry.object)).toEqual([edited]);
+    expect(reader.update(yamlText(services[0]!)).upserts.map((entry) => entry.object)).toEqual([services[0]]);
   });
 
   it('reads JSON documents as the YAML they also are, and flow YAML that is not JSON', () => {
@@ -47,10 +54,10 @@ describe('ManifestReader', () => {
     expect(parseManifests(text).get('Service:default/s')!.object).toMatchObject({ metadata: { annotations: { created: '2024-01-01', enabled: 'yes', count: 16 } } });
   });
 
-  it('throws on a broken edit and keeps reusing the last good documents', () => {
+  it('throws on a broken edit and keeps the last good state', () => {
     const reader = new ManifestReader();
-    const good = reader.read(yamlText(...services));
-    expect(() => reader.read(`${yamlText(...services)}---\nkind: [unclosed\n`)).toThrow();
-    expect(reader.read(yamlText(...services)).get('Service:default/s1')).toBe(good.get('Service:default/s1'));
+    reader.update(yamlText(...services));
+    expect(() => reader.update(`${yamlText(...services.slice(1))}---\nkind: [unclosed\n`)).toThrow();
+    expect(reader.update(yamlText(...services))).toEqual({ upserts: [], deletes: [] });
   });
 });

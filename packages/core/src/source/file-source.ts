@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
-import { ManifestReader, type ManifestObject } from './manifests.js';
+import { ManifestReader, type ManifestChanges, type ManifestObject } from './manifests.js';
 import type { Source, SourceEvent, SourceHandler } from './source.js';
 
 const SETTLE_MS = 50;
@@ -19,7 +19,7 @@ export type ReadText = (path: string) => Promise<string>;
  * hold nothing says so with a comment or an empty List.
  */
 export class FileSource implements Source {
-  private objects = new Map<string, ManifestObject>();
+  /** Holds the last good state (fingerprints only): each read yields what changed since. */
   private readonly reader = new ManifestReader();
   private watcher: FSWatcher | null = null;
   private handler: SourceHandler = () => {};
@@ -37,8 +37,7 @@ export class FileSource implements Source {
     this.handler = handler;
     const text = await this.readText(this.path);
     // The first read must succeed: there is no last good state to keep yet.
-    this.objects = this.reader.read(text);
-    handler([...this.objects.values()].map((entry): SourceEvent => ({ action: 'upsert', kind: entry.kind, object: entry.object, origin: 'manifest' })));
+    handler(this.reader.update(text).upserts.map(upsertEvent));
     // chokidar follows the path across rename-replace (how editors and `kubectl ... > file` tools save).
     this.watcher = watch(this.path, { ignoreInitial: true, atomic: true });
     this.watcher.on('all', () => this.scheduleReload());
@@ -82,24 +81,24 @@ export class FileSource implements Source {
       this.logger.warn({ file: this.path }, 'manifest file is empty (a write in progress?); keeping the last good state');
       return;
     }
-    let next: Map<string, ManifestObject>;
+    let changes: ManifestChanges;
     try {
-      next = this.reader.read(text);
+      changes = this.reader.update(text);
     } catch (error) {
       this.logger.error({ file: this.path, err: error }, 'cannot read manifests; keeping the last good state');
       return;
     }
-    const events: SourceEvent[] = [];
-    for (const [key, entry] of next) {
-      if (this.objects.get(key)?.fingerprint !== entry.fingerprint) events.push({ action: 'upsert', kind: entry.kind, object: entry.object, origin: 'manifest' });
-    }
-    for (const [key, entry] of this.objects) {
-      if (!next.has(key)) events.push({ action: 'delete', kind: entry.kind, ref: entry.ref });
-    }
-    this.objects = next;
+    const events: SourceEvent[] = [
+      ...changes.upserts.map(upsertEvent),
+      ...changes.deletes.map(({ kind, ref }): SourceEvent => ({ action: 'delete', kind, ref })),
+    ];
     if (events.length > 0) {
       this.logger.info({ file: this.path, changes: events.length }, 'manifests changed');
       this.handler(events);
     }
   }
+}
+
+function upsertEvent({ kind, object }: ManifestObject): SourceEvent {
+  return { action: 'upsert', kind, object, origin: 'manifest' };
 }

@@ -2,17 +2,27 @@ import { hash } from 'node:crypto';
 import { CORE_SCHEMA, YAMLException, loadAll } from 'js-yaml';
 import { isClusterScoped, type ObjectKind } from './source.js';
 
-/** One object of a manifest file, keyed so that edits can be diffed object by object. */
-export interface ManifestObject {
+/** What the reader keeps of an object between reads: enough to tell whether the next read changed it. */
+export interface ManifestEntry {
   readonly kind: ObjectKind;
   /** `namespace/name` (`name` for a Node or ServiceCIDR): what a delete event carries. */
   readonly ref: string;
-  readonly object: Record<string, unknown>;
   /** A digest of the object's canonical text, to tell a real edit from a rewrite of the same content. */
   readonly fingerprint: string;
 }
 
-const PROXY_KINDS: ReadonlySet<string> = new Set<ObjectKind>(['Service', 'EndpointSlice', 'Node', 'ServiceCIDR']);
+/** One object of a manifest file. */
+export interface ManifestObject extends ManifestEntry {
+  readonly object: Record<string, unknown>;
+}
+
+/** What a read changed since the last good one: the objects new or edited, and those gone. */
+export interface ManifestChanges {
+  readonly upserts: readonly ManifestObject[];
+  readonly deletes: readonly ManifestEntry[];
+}
+
+const PROXY_KINDS: readonly ObjectKind[] = ['Service', 'EndpointSlice', 'Node', 'ServiceCIDR'];
 
 /**
  * Reads Kubernetes manifests as kubectl prints them: several YAML documents, or a `List` (also
@@ -21,31 +31,60 @@ const PROXY_KINDS: ReadonlySet<string> = new Set<ObjectKind>(['Service', 'Endpoi
  *
  * YAML is read by js-yaml with the YAML 1.2 core schema (no timestamps, no merge keys): on 20,000
  * Services with their slices (15 MB) it takes 0.6 s where the `yaml` package took 5.6-7 s
- * (bench/RESULTS.md, "File source"). It remembers the documents of the last read by a digest of
- * their text, so a file re-read after an edit parses only the documents that changed. One `List`
- * document is parsed whole every time.
+ * (bench/RESULTS.md, "File source"). Between reads it keeps only the fingerprints of the objects,
+ * by document (a digest of its text), not the objects (90 MB at that size): a re-read parses only
+ * the documents whose text changed. One `List` document is parsed whole every time.
  */
 export class ManifestReader {
-  private documents = new Map<string, readonly ManifestObject[]>();
+  /** The entries of each document piece of the last good read, by a digest of the piece's text. */
+  private pieces = new Map<string, readonly ManifestEntry[]>();
+  /** The last good state, by `kind:ref`. */
+  private entries = new Map<string, ManifestEntry>();
 
-  read(text: string): Map<string, ManifestObject> {
-    const documents = new Map<string, readonly ManifestObject[]>();
-    const objects = new Map<string, ManifestObject>();
+  /** The changes from the last good read (the first time: every object). A broken text throws and changes nothing. */
+  update(text: string): ManifestChanges {
+    const pieces = new Map<string, readonly ManifestEntry[]>();
+    const entries = new Map<string, ManifestEntry>();
+    /** The objects parsed now, and for the other keys the (unchanged) piece that defines them last. */
+    const parsed = new Map<string, ManifestObject>();
+    const definedIn = new Map<string, Piece>();
     for (const piece of splitDocuments(text)) {
-      const digest = hash('sha1', piece.text);
-      const parsed = documents.get(digest) ?? this.documents.get(digest) ?? parsePiece(text, piece);
-      documents.set(digest, parsed);
-      for (const entry of parsed) objects.set(`${entry.kind}:${entry.ref}`, entry);
+      const digest = hash('sha1', piece.text, 'base64');
+      let found = pieces.get(digest) ?? this.pieces.get(digest);
+      if (found === undefined) {
+        const objects = parsePiece(text, piece);
+        for (const object of objects) parsed.set(keyOf(object), object);
+        found = objects.map(({ kind, ref, fingerprint }) => ({ kind, ref, fingerprint }));
+      } else {
+        for (const entry of found) parsed.delete(keyOf(entry));
+      }
+      pieces.set(digest, found);
+      for (const entry of found) {
+        entries.set(keyOf(entry), entry);
+        definedIn.set(keyOf(entry), piece);
+      }
     }
-    // Only after the whole text parsed: a broken edit leaves the last good documents in place.
-    this.documents = documents;
-    return objects;
+    const upserts: ManifestObject[] = [];
+    for (const [key, entry] of entries) {
+      if (this.entries.get(key)?.fingerprint === entry.fingerprint) continue;
+      // Unchanged text whose object changed all the same: a later duplicate of it was removed.
+      upserts.push(parsed.get(key) ?? parsePiece(text, definedIn.get(key)!).find((object) => keyOf(object) === key)!);
+    }
+    const deletes = [...this.entries].filter(([key]) => !entries.has(key)).map(([, entry]) => entry);
+    // Only after the whole text parsed: a broken edit leaves the last good state in place.
+    this.pieces = pieces;
+    this.entries = entries;
+    return { upserts, deletes };
   }
 }
 
-/** Every object of a manifest text (a reader used once). */
+/** Every object of a manifest text, by `kind:ref` (a reader used once). */
 export function parseManifests(text: string): Map<string, ManifestObject> {
-  return new ManifestReader().read(text);
+  return new Map(new ManifestReader().update(text).upserts.map((object) => [keyOf(object), object]));
+}
+
+function keyOf(entry: ManifestEntry): string {
+  return `${entry.kind}:${entry.ref}`;
 }
 
 /** A slice of the manifest text and where it starts in it (for the line numbers of errors). */
@@ -111,10 +150,17 @@ function collect(value: unknown, listItemKind: string | undefined, objects: Map<
     for (const item of object.items) collect(item, itemKind, objects);
     return;
   }
-  if (kind === undefined || !PROXY_KINDS.has(kind)) return;
-  const typed = { ...object, kind };
+  // The constant, not the parsed text: V8 slices strings, and a slice keeps its whole document in memory.
+  const proxyKind = PROXY_KINDS.find((known) => known === kind);
+  if (proxyKind === undefined) return;
+  const typed = { ...object, kind: proxyKind };
   const metadata = (object.metadata ?? {}) as { name?: unknown; namespace?: unknown };
   const name = String(metadata.name ?? '');
-  const ref = isClusterScoped(kind as ObjectKind) ? name : `${typeof metadata.namespace === 'string' ? metadata.namespace : 'default'}/${name}`;
-  objects.set(`${kind}:${ref}`, { kind: kind as ObjectKind, ref, object: typed, fingerprint: hash('sha1', JSON.stringify(typed)) });
+  const ref = detached(isClusterScoped(proxyKind) ? name : `${typeof metadata.namespace === 'string' ? metadata.namespace : 'default'}/${name}`);
+  objects.set(`${proxyKind}:${ref}`, { kind: proxyKind, ref, object: typed, fingerprint: hash('sha1', JSON.stringify(typed), 'base64') });
+}
+
+/** A copy of `text` that shares no memory with the document it was cut from (the reader keeps it across reads). */
+function detached(text: string): string {
+  return Buffer.from(text).toString();
 }
