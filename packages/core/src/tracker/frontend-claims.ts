@@ -18,11 +18,13 @@ export interface FrontendConflict {
 export class FrontendClaims {
   /** The Services claiming each frontend: one (nearly always), or several. */
   private readonly claimants = new Map<string, ServiceName | readonly ServiceName[]>();
-  /** Each Service as its claims were last recorded (its rank and frontends). */
-  private readonly claimed = new Map<ServiceName, ValidService>();
+  /** Each Service's rank and frontends as last recorded. */
+  private readonly claimed = new Map<ServiceName, Claim>();
   /** The conflicts each Service loses, as of its last `resolve()`. */
   private readonly lost = new Map<ServiceName, readonly FrontendConflict[]>();
   private lostCount = 0;
+  /** Frontends with more than one claimant: while there are none, `resolve()` has nothing to do. */
+  private shared = 0;
 
   /** Frontends held by another Service right now, summed over the losing ports. */
   get conflicts(): number {
@@ -31,31 +33,32 @@ export class FrontendClaims {
 
   /**
    * Records the frontends `service` claims now (undefined: it was deleted). Returns the other
-   * Services that share one of its old or new frontends: the holder may have changed for them.
+   * Services for which a frontend changed hands (its old holder and its claimants), to be rebuilt.
+   * A claimant that comes or goes without changing the holder affects nobody else.
    */
   update(name: ServiceName, service: ValidService | undefined): ServiceName[] {
-    const affected = new Set<ServiceName>();
     const previous = this.claimed.get(name);
-    if (previous) {
-      for (const frontend of serviceFrontends(previous)) {
-        const others = owners(this.claimants.get(frontend)).filter((owner) => owner !== name);
-        for (const other of others) affected.add(other);
-        if (others.length === 0) this.claimants.delete(frontend);
-        else this.claimants.set(frontend, others.length === 1 ? others[0]! : others);
-      }
+    const frontends = service ? serviceFrontends(service) : [];
+    // Only a frontend someone else claims can change hands: note its holder before.
+    const holdersBefore = new Map<string, ServiceName>();
+    for (const frontend of [...(previous?.frontends ?? []), ...frontends]) {
+      const claimants = this.claimants.get(frontend);
+      if (claimants !== undefined && claimants !== name && !holdersBefore.has(frontend)) holdersBefore.set(frontend, this.holder(frontend));
     }
-    if (service) {
-      this.claimed.set(name, service);
-      for (const frontend of serviceFrontends(service)) {
-        const known = owners(this.claimants.get(frontend));
-        if (known.includes(name)) continue;
-        for (const other of known) affected.add(other);
-        this.claimants.set(frontend, known.length === 0 ? name : [...known, name]);
-      }
-    } else {
+    for (const frontend of previous?.frontends ?? []) this.release(frontend, name);
+    if (service) this.claimed.set(name, { createdAt: service.createdAt, frontends });
+    else {
       this.claimed.delete(name);
       this.setLost(name, []);
     }
+    for (const frontend of frontends) this.claim(frontend, name);
+    const affected = new Set<ServiceName>();
+    for (const [frontend, before] of holdersBefore) {
+      if (this.holder(frontend) === before) continue;
+      affected.add(before);
+      for (const claimant of owners(this.claimants.get(frontend))) affected.add(claimant);
+    }
+    affected.delete(name);
     return [...affected];
   }
 
@@ -65,6 +68,10 @@ export class FrontendClaims {
    * goes, as in fitToFeatures: backends program a port only on its cluster IPs.
    */
   resolve(service: ValidService): { ports: readonly ServicePort[]; fresh: FrontendConflict[] } {
+    if (this.shared === 0) {
+      this.setLost(service.name, []);
+      return { ports: service.ports, fresh: [] };
+    }
     const conflicts: FrontendConflict[] = [];
     const ports: ServicePort[] = [];
     for (const port of service.ports) {
@@ -89,7 +96,7 @@ export class FrontendClaims {
     const before = this.lost.get(service.name) ?? [];
     const fresh = conflicts.filter((conflict) => !before.some((old) => sameConflict(old, conflict)));
     this.setLost(service.name, conflicts);
-    return { ports: ports.length === service.ports.length && ports.every((port, index) => port === service.ports[index]) ? service.ports : ports, fresh };
+    return { ports: conflicts.length === 0 ? service.ports : ports, fresh };
   }
 
   /** The Service that holds `frontend`: the oldest claimant, then the first by name. */
@@ -105,11 +112,38 @@ export class FrontendClaims {
     return createdA !== createdB ? createdA < createdB : a < b;
   }
 
+  private claim(frontend: string, name: ServiceName): void {
+    const known = this.claimants.get(frontend);
+    if (known === undefined) this.claimants.set(frontend, name);
+    else if (known !== name && !(typeof known !== 'string' && known.includes(name))) {
+      if (typeof known === 'string') this.shared++;
+      this.claimants.set(frontend, [...owners(known), name]);
+    }
+  }
+
+  private release(frontend: string, name: ServiceName): void {
+    const known = this.claimants.get(frontend);
+    if (known === undefined || typeof known === 'string') {
+      if (known === name) this.claimants.delete(frontend);
+      return;
+    }
+    if (!known.includes(name)) return;
+    const others = known.filter((owner) => owner !== name);
+    if (others.length === 1) this.shared--;
+    this.claimants.set(frontend, others.length === 1 ? others[0]! : others);
+  }
+
   private setLost(name: ServiceName, conflicts: readonly FrontendConflict[]): void {
     this.lostCount += conflicts.length - (this.lost.get(name)?.length ?? 0);
     if (conflicts.length > 0) this.lost.set(name, conflicts);
     else this.lost.delete(name);
   }
+}
+
+interface Claim {
+  /** creationTimestamp in ms; a Service without one ranks after every dated one. */
+  readonly createdAt: number | null;
+  readonly frontends: readonly string[];
 }
 
 function owners(claimants: ServiceName | readonly ServiceName[] | undefined): readonly ServiceName[] {
