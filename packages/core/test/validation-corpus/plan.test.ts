@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_CONFIG, DryRunExecutor, createLogger, createProxy, fitToFeatures, ipFamily, loadBuiltinBackend, validateService,
-  type ProxyConfig, type ServicePort, type SourceEvent,
-} from '../../src/index.js';
-import { upsert } from '../../src/testing/index.js';
+import { fitToFeatures, ipFamily, loadBuiltinBackend, validateService, type ProxyConfig, type ServicePort, type SourceEvent } from '../../src/index.js';
+import { testProxy, upsert } from '../../src/testing/index.js';
 import { loadCorpus } from './corpus.js';
 
 /**
@@ -11,9 +8,7 @@ import { loadCorpus } from './corpus.js';
  * by each built-in backend as `kplane plan` does (DryRunExecutor): the plan must program each of
  * their cluster IPs, on every port the backend supports.
  */
-const CONFIG: ProxyConfig = {
-  ...DEFAULT_CONFIG,
-  nodeName: 'node-a',
+const CONFIG: Partial<ProxyConfig> = {
   nodeIPs: ['192.168.0.10', 'fd00:1::10'],
   clusterCIDRs: ['10.244.0.0/16', 'fd00:10:244::/48'],
 };
@@ -49,11 +44,8 @@ function mentions(text: string, ip: string): boolean {
 
 describe.each(['nft', 'iptables', 'ipvs'])('the accepted corpus planned by %s', (name) => {
   it('programs the cluster IPs of every Service port the backend supports', async () => {
-    const executor = new DryRunExecutor();
-    const { engine, backend } = createProxy({ config: CONFIG, executor, logger: createLogger('silent') }, await loadBuiltinBackend(name));
-    await backend.init();
-    engine.handle(events);
-    expect(await engine.sync()).toBe(true);
+    const { backend, executor, start } = testProxy(await loadBuiltinBackend(name), { config: CONFIG });
+    await start(events);
     const plan = executor.render();
     const programmed = services.flatMap(({ entry, ports }) => ports.flatMap((port) => {
       const fitted = fitToFeatures(port, backend.features).port;
