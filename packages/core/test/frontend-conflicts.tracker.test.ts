@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ChangeTracker, ContainerModule, TOKENS, validateService, type ServicePort, type ValidService } from '../src/index.js';
 import { remove, serviceObject, testProxy, upsert, type ServiceSpec } from '../src/testing/index.js';
+import { conflictMessage } from '../src/tracker/frontend-claims.js';
 import { RecordingBackend } from './support/recording-backend.js';
 
 const NODE = { name: 'node-a', zone: null };
@@ -46,6 +47,7 @@ describe('frontend conflicts: two Services claiming one frontend', () => {
       expect(port(tracker, 'default/alpha:http/TCP')?.clusterIPs).toEqual(['10.96.0.2']);
       expect(port(tracker, 'default/alpha:https/TCP')?.externalIPs).toEqual(['192.0.2.1', '192.0.2.2']);
       expect(conflicts).toEqual([{ frontend: '192.0.2.1 80/TCP', winner: 'default/zeta', loser: 'default/alpha:http/TCP' }]);
+      expect(conflictMessage(conflicts[0]!)).toBe('frontend 192.0.2.1 80/TCP is claimed by default/zeta and default/alpha:http/TCP: it is programmed for the older one, default/zeta, only');
       expect(tracker.frontendConflicts).toBe(1);
     }
   });
