@@ -11,16 +11,17 @@ import type { Batch } from '@kplane/core';
 import { PLANNER_BACKENDS } from './backends.js';
 import { measureBackend, type RunContext } from './measure/backend-run.js';
 import { measureControlPlane } from './measure/control-plane.js';
+import { measureFileLoad } from './measure/file-load.js';
 import { VM_RESULTS_FILE, measureInVm } from './measure/ipvs-vm.js';
 import { describeMachine } from './measure/machine.js';
 import { measureFlatRestore, measureIpset, planFlatRestore } from './measure/tool-baselines.js';
 import { parseOptions, type BenchOptions } from './options.js';
-import { bundleAgent } from './process/bundle.js';
+import { bundleAgent, bundleCli } from './process/bundle.js';
 import { Resources } from './process/resources.js';
 import { WORK, createProgress } from './progress.js';
 import { runFigures } from './report/figures.js';
 import { datapathTable, syncTable } from './report/markdown.js';
-import type { BackendRun, BenchResults, ControlPlaneRun, IpsetBaseline, RestoreBaseline, VmPart } from './report/results.js';
+import type { BackendRun, BenchResults, ControlPlaneRun, FileLoadRun, IpsetBaseline, RestoreBaseline, VmPart } from './report/results.js';
 import { checkTargets, targetServices } from './report/targets.js';
 
 const MODES = ['nft', 'legacy'] as const;
@@ -40,7 +41,7 @@ async function main(options: BenchOptions): Promise<number> {
   const withVm = !options.inner && options.vm;
   const sum = (sizes: readonly number[], work: (services: number) => number): number => sizes.reduce((total, services) => total + work(services), 0);
   const total = measured.length * sum(options.sizes, (services) => WORK.run(services, options.inner))
-    + (options.inner ? 0 : (PLANNER_BACKENDS.length + 1 + 2 * MODES.length) * sum(options.sizes, WORK.step))
+    + (options.inner ? 0 : (PLANNER_BACKENDS.length + 2 + 2 * MODES.length) * sum(options.sizes, WORK.step))
     + (withVm ? sum(options.vmSizes, (services) => WORK.run(services, true)) : 0);
   const progress = createProgress(total, options.inner ? 'json' : 'terminal');
   const resources = new Resources();
@@ -51,8 +52,10 @@ async function main(options: BenchOptions): Promise<number> {
     progress.status('bundling the agent from the sources');
     const agentBundle = await bundleAgent();
     resources.add(async () => rmSync(agentBundle, { force: true }));
+    const cliBundle = await bundleCli();
+    resources.add(async () => rmSync(cliBundle.directory, { recursive: true, force: true }));
     const prefix = `kpb${randomBytes(2).toString('hex')}-`;
-    const context: RunContext = { resources, agentBundle, prefix, progress, settings: options.run, vm: options.inner };
+    const context: RunContext = { resources, agentBundle, cliBundle, prefix, progress, settings: options.run, vm: options.inner };
 
     const runs: BackendRun[] = [];
     for (const services of options.sizes) {
@@ -90,6 +93,12 @@ async function main(options: BenchOptions): Promise<number> {
         if (run) controlPlane.push(run);
       }
     }
+    const fileLoad: FileLoadRun[] = [];
+    for (const services of options.sizes) {
+      const run = await step(`file source: a YAML manifest of ${services} services, read and planned`, services,
+        () => measureFileLoad(services, options.run.seed, options.planRepeats, cliBundle, resources));
+      if (run) fileLoad.push(run);
+    }
     const ipset: IpsetBaseline[] = [];
     const iptablesRestore: RestoreBaseline[] = [];
     for (const services of options.sizes) {
@@ -120,6 +129,7 @@ async function main(options: BenchOptions): Promise<number> {
       runs,
       vm,
       controlPlane,
+      fileLoad,
       baselines: { ipset, iptablesRestore },
       failures,
     };

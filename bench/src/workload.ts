@@ -1,3 +1,4 @@
+import { dump } from 'js-yaml';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import type { SourceEvent } from '@kplane/core';
@@ -93,15 +94,19 @@ export class Workload {
     return { action: 'upsert', kind: 'EndpointSlice', object: this.slice(index, AFTER_PODS.map((pod) => REAL_PODS[pod])) };
   }
 
-  /** The state as a manifest file (JSON documents are YAML), with `edited` targets already moved to c + d. */
+  /**
+   * The state as a manifest file, block-style YAML documents as kubectl prints them (20,000 services:
+   * 15 MB), with `edited` targets already moved to c + d.
+   */
   manifests(edited: ReadonlySet<number> = new Set()): string {
     const documents: string[] = [];
     for (let index = 0; index < this.spec.services; index++) {
       const objects = this.objects(index);
       if (edited.has(index)) objects[1] = this.slice(index, AFTER_PODS.map((pod) => REAL_PODS[pod]));
-      for (const object of objects) documents.push(JSON.stringify(object));
+      // noRefs: sub-objects the builders share are written out, not as YAML anchors.
+      for (const object of objects) documents.push(dump(object, { noRefs: true }));
     }
-    return `${documents.join('\n---\n')}\n`;
+    return documents.join('---\n');
   }
 
   private objects(index: number): Record<string, unknown>[] {

@@ -29,13 +29,14 @@ function results(services: number): BenchResults {
       commit: 'abc', tools: { nft: 'nftables v1.0.6' }, packages: {},
     },
     runs: [
-      run('nft', services, 20, [0.1, 0.1], [10e9, 9.5e9]),
+      { ...run('nft', services, 20, [0.1, 0.1], [10e9, 9.5e9]), fileSource: { liveMs: 2600, startupMs: 2700, editLiveMs: [150, 170] } },
       run('iptables-tree-nft', services, 40, [0.1, 0.12], [10e9, 8e9]),
       run('iptables-flat-nft', services, 60, [0.1, 0.3], [10e9, 10e9]),
       run('nft', 1000, 5, [0.1, 0.1], [10e9, 10e9]),
     ],
     vm: { available: false, reason: '--no-vm', runs: [] },
     controlPlane: [{ backend: 'nft', label: 'nft', services, runs: [{ handleMs: 300, syncMs: 300, heapBytes: 80e6, batchBytes: 1 }, { handleMs: 250, syncMs: 250, heapBytes: 80e6, batchBytes: 1 }] }],
+    fileLoad: [{ services, bytes: 15.1e6, parseMs: [700, 650, 900], planMs: [2500, 2400, 3600] }],
     baselines: { ipset: [], iptablesRestore: [{ mode: 'nft', noflush: true, services, bytes: 1e7, loadMs: 2000, rewriteMs: 1600, capMs: 60_000 }] },
     failures: [],
   };
@@ -69,6 +70,8 @@ describe('targets', () => {
     expect(find('connect latency ≤ 1.5 (iptables-flat-nft')).toMatchObject({ met: null, measured: expect.stringMatching(/^3\.00/) });
     expect(find('bandwidth ≥ 0.9 (iptables-tree-nft)')).toMatchObject({ met: false, measured: expect.stringMatching(/^0\.80/) });
     expect(find('RSS ≤ 150 MB (nft')).toMatchObject({ met: true, measured: '145 MB' });
+    expect(find('`kplane plan --source file:`')).toMatchObject({ met: true, measured: '2.50 s (of which reading the file 0.70 s)' });
+    expect(find('`kplane run --source file:`')).toMatchObject({ met: true, measured: '2.60 s' });
   });
 });
 
@@ -80,6 +83,7 @@ describe('report', () => {
     expect(markdown).toContain('### 20,000 services');
     expect(markdown).toContain('| iptables-tree-nft | 1.20 | 1.20 / 0.60 |');
     expect(markdown).toContain('Not measured in this run: --no-vm.');
+    expect(markdown).toContain('| 20,000 | 15.1 | 0.70 [0.65–0.90] | 2.50 [2.40–3.60] | 2.60 / 2.70 | 150 |');
     expect(markdown).toContain('![chart](results/x.svg)');
   });
 

@@ -1,6 +1,7 @@
 import type { SyncTiming } from '../agent/protocol.js';
 import type { BenchBackend } from '../backends.js';
 import type { RunSettings } from '../options.js';
+import type { CliBundle } from '../process/bundle.js';
 import { startAgent, startRequest, type AgentProcess } from '../process/agent-process.js';
 import type { Resources } from '../process/resources.js';
 import type { Progress } from '../progress.js';
@@ -12,6 +13,7 @@ import { measureFileSource } from './file-source.js';
 export interface RunContext {
   readonly resources: Resources;
   readonly agentBundle: string;
+  readonly cliBundle: CliBundle;
   /** Namespace prefix, unique per run of the bench. */
   readonly prefix: string;
   readonly progress: Progress;
@@ -84,7 +86,10 @@ export async function measureBackend(backend: BenchBackend, services: number, wi
 
     if (withFileSource) {
       progress.status(`${name}: file source end to end (kplane run --source file:)`);
-      run.fileSource = await measureFileSource(sandbox, backend, workload, resources) satisfies FileSourceRun;
+      // A fresh node, without the agent's rules: the CLI's start to live is then a whole full sync of its own.
+      await sandbox.destroy();
+      sandbox = await BenchSandbox.create(resources, `${context.prefix}${++sandboxes}`);
+      run.fileSource = await measureFileSource(sandbox, backend, workload, context.cliBundle, resources) satisfies FileSourceRun;
     }
   } catch (error) {
     run.error = (error instanceof Error ? error.message : String(error)).slice(0, 2000);

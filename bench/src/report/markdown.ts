@@ -1,5 +1,6 @@
 import { planFigures, runFigures } from './figures.js';
 import type { BackendRun, BenchResults } from './results.js';
+import { median } from './stats.js';
 import { checkTargets, targetServices } from './targets.js';
 
 export interface ChartLink {
@@ -46,6 +47,21 @@ export function datapathTable(runs: readonly BackendRun[]): string {
       return [
         run.label, `${fixed(f.connectFirstUs, 0)} / ${fixed(f.connectFirstP99Us, 0)}`, `${fixed(f.connectLastUs, 0)} / ${fixed(f.connectLastP99Us, 0)}`,
         fixed(f.connectRatio, 2), fixed(f.bandwidthFirstGbps, 2), fixed(f.bandwidthLastGbps, 2), fixed(f.bandwidthRatio, 2),
+      ];
+    }),
+  );
+}
+
+/** The YAML manifest file read through core's reader and through the real CLI, per N. */
+export function fileSourceTable(results: BenchResults): string {
+  const seconds = (samples: readonly number[]): string => `${fixed(median(samples) / 1000, 2)} [${fixed(Math.min(...samples) / 1000, 2)}–${fixed(Math.max(...samples) / 1000, 2)}]`;
+  return table(
+    ['services', 'file (MB)', 'read the file (s)', '`kplane plan` (s)', '`kplane run`: start → all live / → /healthz (s)', 'file edit → live (ms)'],
+    results.fileLoad.map((load) => {
+      const run = results.runs.find((entry) => entry.backend === 'nft' && entry.services === load.services && entry.fileSource)?.fileSource;
+      return [
+        count(load.services), fixed(load.bytes / 1e6, 1), seconds(load.parseMs), seconds(load.planMs),
+        run ? `${fixed(run.liveMs / 1000, 2)} / ${fixed(run.startupMs / 1000, 2)}` : '–', run ? fixed(median(run.editLiveMs), 0) : '–',
       ];
     }),
   );
@@ -103,6 +119,15 @@ export function renderMarkdown(results: BenchResults, charts: readonly ChartLink
         const f = planFigures(run);
         return [run.label, count(run.services), fixed(f.handleMs, 0), fixed(f.planMs, 0), count(Math.round(f.coldServicesPerS)), count(Math.round(f.warmServicesPerS)), fixed(f.heapKBPerService, 2)];
       })),
+    '',
+    '## File source: the manifests as one YAML file',
+    '',
+    'The workload\'s Services and EndpointSlices as YAML documents in kubectl\'s block style, each figure the median [min–max] of fresh',
+    'processes: **read the file**: core\'s manifest reader on the whole text (js-yaml); **`kplane plan`**: `kplane plan --source file:` with',
+    'nft, from the process start to its exit (read, validation, tracker, plan, printing the batches). **`kplane run`** (one run, nft):',
+    'on a node without rules, from the process start to a probe reaching the last service, and to /healthz answering.',
+    '',
+    fileSourceTable(results),
     '',
     '## Tool baselines (seed 000 and kube-proxy before 1.28)',
     '',

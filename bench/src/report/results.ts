@@ -39,7 +39,9 @@ export interface AgentMemory {
 }
 
 export interface FileSourceRun {
-  /** `kplane run --source file:` from start to /healthz answering 200 (its first full sync done). */
+  /** `kplane run --source file:` on a node without rules, from the process start to a probe reaching the last service. */
+  readonly liveMs: number;
+  /** From the process start to /healthz answering 200 (its first full sync done). */
   readonly startupMs: number;
   /** Per edit: from the rename of the file to the first probe that reached the new endpoints. */
   readonly editLiveMs: readonly number[];
@@ -61,6 +63,16 @@ export interface BackendRun {
   readonly bandwidth?: { readonly first: readonly number[]; readonly last: readonly number[] };
   readonly fileSource?: FileSourceRun;
   readonly seconds: number;
+}
+
+/** The workload's manifests as one YAML file, read in fresh processes (one sample per repeat). */
+export interface FileLoadRun {
+  readonly services: number;
+  readonly bytes: number;
+  /** Core's manifest reader alone, on the whole text. */
+  readonly parseMs: readonly number[];
+  /** `kplane plan --source file:` with nft, from the process start to its exit. */
+  readonly planMs: readonly number[];
 }
 
 export interface ControlPlaneRun {
@@ -110,6 +122,7 @@ export interface BenchResults {
   readonly runs: readonly BackendRun[];
   readonly vm: VmPart;
   readonly controlPlane: readonly ControlPlaneRun[];
+  readonly fileLoad: readonly FileLoadRun[];
   readonly baselines: { readonly ipset: readonly IpsetBaseline[]; readonly iptablesRestore: readonly RestoreBaseline[] };
   /** Control-plane and baseline steps that failed (runs carry their own `error`). */
   readonly failures: readonly string[];

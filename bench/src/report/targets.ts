@@ -1,5 +1,6 @@
 import { planFigures, runFigures } from './figures.js';
 import type { BenchResults } from './results.js';
+import { median } from './stats.js';
 
 export interface TargetCheck {
   readonly target: string;
@@ -52,6 +53,15 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
   if (nft) {
     checks.push({ target: 'nft single change p50 ≤ 50 ms (change entering the engine → a probe reaches the new endpoint)', measured: `${number(nft.changeP50Ms)} ms`, met: judge(nft.changeP50Ms, (value) => value <= 50) });
     checks.push({ target: 'nft full sync ≤ 1.5 s (state received → last service answers)', measured: `${number(nft.fullSyncLiveS, 2)} s`, met: judge(nft.fullSyncLiveS, (value) => value <= 1.5) });
+  }
+  const fileLoad = results.fileLoad.find((entry) => entry.services === services);
+  if (fileLoad) {
+    const planS = median(fileLoad.planMs) / 1000;
+    checks.push({ target: '`kplane plan --source file:` on a YAML manifest ≤ 3 s (nft; process start → exit)', measured: `${number(planS, 2)} s (of which reading the file ${number(median(fileLoad.parseMs) / 1000, 2)} s)`, met: judge(planS, (value) => value <= 3) });
+  }
+  const fileRun = results.runs.find((run) => run.backend === 'nft' && run.services === services && run.fileSource)?.fileSource;
+  if (fileRun) {
+    checks.push({ target: '`kplane run --source file:` every service live ≤ 3 s after the process starts (nft)', measured: `${number(fileRun.liveMs / 1000, 2)} s`, met: judge(fileRun.liveMs, (value) => value <= 3000) });
   }
   for (const run of results.controlPlane.filter((entry) => entry.services === services)) {
     const rate = planFigures(run).warmServicesPerS;
