@@ -4,18 +4,19 @@ import type { FakeTool } from '../src/index.js';
 import { endpoints, fakeNode, world } from './support/world.js';
 
 /** A change that needs every tool: set entries, the shortcut chain, a virtual service, an address. */
-const CHANGE = [
-  upsert(serviceObject('new', {
+const CHANGED_OBJECTS = [
+  serviceObject('new', {
     clusterIPs: ['10.96.0.90'], type: 'LoadBalancer', loadBalancerIPs: ['198.51.100.90'], externalTrafficPolicy: 'Local', healthCheckNodePort: 32190,
     ports: [{ name: 'p', port: 80, nodePort: 30090 }],
-  })),
-  upsert(endpoints('new', ['a'])),
+  }),
+  endpoints('new', ['a']),
 ];
+const CHANGE = CHANGED_OBJECTS.map(upsert);
 
 /** The kernel a fresh node has after one full sync of the world and the change. */
 async function convergedDump(): Promise<string> {
   const fresh = fakeNode();
-  await fresh.start([...world(), ...CHANGE.map((event) => event.object as Record<string, unknown>)].map(upsert));
+  await fresh.start([...world(), ...CHANGED_OBJECTS].map(upsert));
   return fresh.fake.dump();
 }
 

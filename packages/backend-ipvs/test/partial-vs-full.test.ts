@@ -10,7 +10,7 @@ class Objects {
   apply(events: readonly SourceEvent[]): void {
     for (const event of events) {
       if (event.action === 'delete') this.byRef.delete(`${event.kind}/${event.ref}`);
-      else this.byRef.set(ref(event.object), event.object);
+      else this.byRef.set(ref(event.object as Record<string, unknown>), event.object as Record<string, unknown>);
     }
   }
 
