@@ -1,5 +1,5 @@
-import { ContainerModule, DEFAULT_CONFIG, DryRunExecutor, TOKENS, createLogger, createProxy, type ProxyConfig, type SourceEvent } from '@kplane/core';
-import { endpointSliceObject, serviceObject, upsert, type ServiceSpec } from '@kplane/core/testing';
+import { ContainerModule, DEFAULT_CONFIG, TOKENS, type ProxyConfig, type SourceEvent } from '@kplane/core';
+import { endpointSliceObject, serviceObject, testProxy, upsert, type ServiceSpec } from '@kplane/core/testing';
 import { FakeNftClient, NFT_CLIENT, NftBackend, type NftClient } from '../src/index.js';
 
 export const CONFIG: ProxyConfig = {
@@ -12,19 +12,11 @@ export const CONFIG: ProxyConfig = {
 /** The nft backend on a FakeNftClient (or on what `client` makes of it), driven by core's engine. */
 export function fakeProxy(config: ProxyConfig = CONFIG, client: (nft: FakeNftClient) => NftClient = (nft) => nft) {
   const nft = new FakeNftClient();
-  const proxy = createProxy(
-    { config, executor: new DryRunExecutor(), logger: createLogger('silent') },
-    new ContainerModule(({ bind }) => {
-      bind(NFT_CLIENT).toConstantValue(client(nft));
-      bind(TOKENS.Backend).to(NftBackend).inSingletonScope();
-    }),
-  );
-  /** Hands the engine these events and runs one sync; fails the test if the sync fails. */
-  const sync = async (events: SourceEvent[]): Promise<void> => {
-    proxy.engine.handle(events);
-    if (!(await proxy.engine.sync())) throw new Error('sync failed');
-  };
-  return { nft, ...proxy, sync };
+  const plugin = new ContainerModule(({ bind }) => {
+    bind(NFT_CLIENT).toConstantValue(client(nft));
+    bind(TOKENS.Backend).to(NftBackend).inSingletonScope();
+  });
+  return { nft, ...testProxy(plugin, { config }) };
 }
 
 export function svc(name: string, spec: Partial<ServiceSpec> & { clusterIPs: readonly string[] }, protocol: 'TCP' | 'UDP' | 'SCTP' = 'TCP'): SourceEvent {

@@ -35,8 +35,9 @@ export class FakeNftError extends Error {}
  * with another value than the one it has, deleting what does not exist or is still in use, a rule
  * deleted other than by the handle the kernel gave it. It numbers rules as the kernel does (one
  * counter per table for chains, sets, anonymous sets and rules) as long as no transaction was refused: the kernel
- * does not give back the handles a refused transaction took. Stricter than kernels since 6.x in one
- * place: a chain must be empty to be deleted (older kernels refuse it, so kplane flushes first).
+ * does not give back the handles a refused transaction took. Stricter than kernel 6.18 in two places:
+ * a chain must be empty to be deleted (so kplane flushes first, which any kernel accepts), and a set
+ * added again must have the same spec text (the kernel compares only the types).
  */
 export class FakeNftClient implements NftClient {
   private tables = new Map<string, FakeTable>();
