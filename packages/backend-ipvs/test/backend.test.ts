@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DryRunExecutor, ToolError, type Logger } from '@kplane/core';
-import { serviceObject } from '@kplane/core/testing';
+import { FakeExecutor, readGolden, serviceObject } from '@kplane/core/testing';
 import { ExecIpvsClient, IpvsBackend } from '../src/index.js';
-import { ScriptedExecutor } from './support/scripted-executor.js';
 import { CONFIG, endpoints, ipvsProxy, sctpWorld, synced, upsert, world } from './support/world.js';
 
-const golden = (name: string): string => readFileSync(new URL(`./golden/${name}`, import.meta.url), 'utf8');
+const golden = (name: string): string => readGolden(new URL(`./golden/${name}`, import.meta.url));
 
 
 describe('ipvs backend plans (golden)', () => {
@@ -120,7 +118,7 @@ describe('ipvs backend against a kernel that already has kplane\'s objects', () 
     ...DUMMY_ADDRESSES,
   ].join('\n');
 
-  function programmedNode(extra: Record<string, string> = {}): ScriptedExecutor {
+  function programmedNode(extra: Record<string, string> = {}): FakeExecutor {
     const fullSync = golden('full-sync.txt');
     const services = fullSync.split('# ipvsadm -R\n')[1]!.split('# ip -batch -')[0]!;
     const sets = fullSync.split('\n')
@@ -129,7 +127,7 @@ describe('ipvs backend against a kernel that already has kplane\'s objects', () 
     const rules = (family: 4 | 6, table: 'nat' | 'filter') => fullSync.split(`# ${family === 4 ? 'iptables' : 'ip6tables'}-restore --noflush -w 5\n`)[1]!
       .split(`*${table}\n`)[1]!.split('COMMIT')[0]!.split('\n')
       .map((line) => line.replace(/^:(\S+) - \[0:0\]$/, '-N $1').replace(/^-I /, '-A '));
-    return new ScriptedExecutor({
+    return new FakeExecutor({
       'ipvsadm -L -n': '',
       'ip -o address show': NODE_ADDRESSES,
       'ipvsadm -S -n': `${services}-A -t 10.99.0.1:80 -s wlc\n`,
@@ -198,13 +196,13 @@ describe('ipvs backend against a kernel that already has kplane\'s objects', () 
 
 describe('ipvs backend start-up', () => {
   it('says clearly when the kernel has no IPVS', async () => {
-    const { backend } = ipvsProxy(new ScriptedExecutor({}));
+    const { backend } = ipvsProxy(new FakeExecutor({}));
     await expect(backend.init()).rejects.toThrow(/IPVS is not usable on this node \(it needs the ip_vs kernel module and ipvsadm\)/);
   });
 
   /** A node with nothing of kplane's yet, whose kernel shows these IPVS protocol symbols (undefined: grep finds none). */
-  function freshNode(symbols: string | undefined): ScriptedExecutor {
-    return new ScriptedExecutor({
+  function freshNode(symbols: string | undefined): FakeExecutor {
+    return new FakeExecutor({
       'ipvsadm -L -n': '', 'ipvsadm -S -n': '', 'ipset save': '',
       'ip -o address show': '2: eth0    inet 192.168.50.1/24 brd 192.168.50.255 scope global eth0\\       valid_lft forever preferred_lft forever',
       ...Object.fromEntries(['iptables', 'ip6tables'].flatMap((tool) => ['nat', 'filter'].map((table) => [`${tool} -w 5 -t ${table} -S`, '']))),
@@ -249,21 +247,11 @@ describe('ipvs backend start-up', () => {
   });
 
   it('a failed batch makes the next sync list the kernel again', async () => {
-    class FailingOnce extends ScriptedExecutor {
-      fail = false;
-      override async apply(batch: Parameters<ScriptedExecutor['apply']>[0]): Promise<void> {
-        if (this.fail && batch.tool === 'ipvsadm') {
-          this.fail = false;
-          throw new ToolError('ipvsadm', 0, 'Service not defined');
-        }
-        await super.apply(batch);
-      }
-    }
-    const executor = new FailingOnce({ 'ipvsadm -S -n': '', 'ipset save': '', 'iptables -w 5 -t nat -S': '', 'iptables -w 5 -t filter -S': '', 'ip6tables -w 5 -t nat -S': '', 'ip6tables -w 5 -t filter -S': '' });
+    const executor = new FakeExecutor({ 'ipvsadm -S -n': '', 'ipset save': '', 'iptables -w 5 -t nat -S': '', 'iptables -w 5 -t filter -S': '', 'ip6tables -w 5 -t nat -S': '', 'ip6tables -w 5 -t filter -S': '' });
     const { engine } = ipvsProxy(executor);
     engine.handle(world().map(upsert));
     expect(await engine.sync()).toBe(true);
-    executor.fail = true;
+    executor.failNext((batch) => batch.tool === 'ipvsadm', new ToolError('ipvsadm', 0, 'Service not defined'));
     engine.handle([upsert(endpoints('web', ['b']))]);
     expect(await engine.sync()).toBe(false);
     const reads = executor.reads.length;
