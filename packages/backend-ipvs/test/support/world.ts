@@ -1,5 +1,5 @@
-import { DEFAULT_CONFIG, DryRunExecutor, createLogger, createProxy, type Executor, type ProxyConfig } from '@kplane/core';
-import { FakeClock, endpointSliceObject, serviceObject, testProxy, upsert } from '@kplane/core/testing';
+import { DEFAULT_CONFIG, DryRunExecutor, type Executor, type ProxyConfig } from '@kplane/core';
+import { endpointSliceObject, serviceObject, testProxy, upsert } from '@kplane/core/testing';
 import { FakeIpvsClient, ipvsModule } from '../../src/index.js';
 
 /** The node every golden test plans for: two addresses for NodePorts, dual-stack cluster CIDRs. */
@@ -10,11 +10,9 @@ export const CONFIG: ProxyConfig = {
   clusterCIDRs: ['10.244.0.0/16', 'fd00:10:244::/48'],
 };
 
-/** A proxy with the ipvs backend for Debian 12's kernel (6.1), on a fake clock. */
-export function ipvsProxy(executor: Executor = new DryRunExecutor(), config: Partial<ProxyConfig> = {}) {
-  const clock = new FakeClock();
-  const proxy = createProxy({ config: { ...CONFIG, ...config }, executor, logger: createLogger('silent'), clock }, ipvsModule({ kernelRelease: '6.1.0-50-amd64' }));
-  return { clock, ...proxy };
+/** A proxy with the ipvs backend for Debian 12's kernel (6.1) on `executor`, on a fake clock. */
+export function ipvsProxy<E extends Executor = DryRunExecutor>(executor: E = new DryRunExecutor() as Executor as E, config: Partial<ProxyConfig> = {}) {
+  return testProxy(ipvsModule({ kernelRelease: '6.1.0-50-amd64' }), { config: { ...CONFIG, ...config }, executor });
 }
 
 export { upsert };
@@ -88,12 +86,9 @@ export function sctpWorld(): Record<string, unknown>[] {
 
 /** A dry-run proxy that has done its first (full) sync of `objects`; its batches are then cleared. */
 export async function synced(objects: Record<string, unknown>[] = world(), config: Partial<ProxyConfig> = {}) {
-  const executor = new DryRunExecutor();
-  const proxy = ipvsProxy(executor, config);
-  await proxy.backend.init();
-  proxy.engine.handle(objects.map(upsert));
-  if (!(await proxy.engine.sync())) throw new Error('the first sync failed');
-  const full = executor.render();
-  executor.batches.length = 0;
-  return { ...proxy, executor, full };
+  const proxy = ipvsProxy(new DryRunExecutor(), config);
+  await proxy.start(objects.map(upsert));
+  const full = proxy.executor.render();
+  proxy.executor.batches.length = 0;
+  return { ...proxy, full };
 }
