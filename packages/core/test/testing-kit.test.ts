@@ -14,7 +14,7 @@ describe('@kplane/core/testing', () => {
 
     executor.failNext((batch) => batch.tool === 'nft');
     await executor.apply({ tool: 'ip', args: ['-batch', '-'], input: 'link add x type dummy\n' });
-    await expect(executor.apply(BATCH)).rejects.toThrow('injected failure');
+    await expect(executor.apply(BATCH)).rejects.toThrow('nft failed (exit 1): injected failure');
     await executor.apply(BATCH);
     expect(executor.render()).toBe('# ip -batch -\nlink add x type dummy\n# nft -f -\nadd table ip t\n');
   });

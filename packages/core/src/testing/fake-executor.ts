@@ -16,7 +16,7 @@ export class FakeExecutor implements Executor {
   readonly batches: Batch[] = [];
   /** Every read, as `tool args`, in order. */
   readonly reads: string[] = [];
-  private readonly faults: { matches: (batch: Batch) => boolean; error: Error }[] = [];
+  private readonly faults: { matches: (batch: Batch) => boolean; error: Error | undefined }[] = [];
 
   constructor(private readonly answers: Record<string, ReadAnswer> = {}) {}
 
@@ -31,13 +31,13 @@ export class FakeExecutor implements Executor {
    * batch's tool by default). Each call fails one batch; calls queue up.
    */
   failNext(matches: (batch: Batch) => boolean = () => true, error?: Error): this {
-    this.faults.push({ matches, error: error ?? new ToolError('fake', 1, 'injected failure') });
+    this.faults.push({ matches, error });
     return this;
   }
 
   async apply(batch: Batch): Promise<void> {
     const fault = this.faults.findIndex((candidate) => candidate.matches(batch));
-    if (fault >= 0) throw this.faults.splice(fault, 1)[0]!.error;
+    if (fault >= 0) throw this.faults.splice(fault, 1)[0]!.error ?? new ToolError(batch.tool, 1, 'injected failure');
     this.batches.push(batch);
   }
 
