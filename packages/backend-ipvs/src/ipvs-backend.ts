@@ -50,7 +50,7 @@ export class IpvsBackend implements DataplaneBackend {
   readonly usesConntrack = true;
   readonly optionKeys = ['scheduler'];
   private settings: PortSettings;
-  private sysctls?: readonly SysctlChoice[];
+  private sysctls?: { readonly release: string; readonly choices: readonly SysctlChoice[] };
   private model = emptyModel();
 
   constructor(
@@ -67,28 +67,30 @@ export class IpvsBackend implements DataplaneBackend {
     await this.client.listServices().catch((error: unknown) => {
       throw new Error(`IPVS is not usable on this node (it needs the ip_vs kernel module and ipvsadm): ${error instanceof Error ? error.message : String(error)}`);
     });
-    await this.checkSctp();
-    await this.dropServiceAddresses();
     const { release, choices } = await this.chooseSysctls();
+    await this.checkSctp(release);
+    await this.dropServiceAddresses();
     for (const { key, value, reason } of choices) {
       this.logger.info({ kernel: release, sysctl: key, value: value ?? 'left alone', reason }, 'IPVS sysctl chosen by kernel version');
     }
   }
 
   /** The sysctls for the kernel's release, read once. */
-  private async chooseSysctls(): Promise<{ release: string; choices: readonly SysctlChoice[] }> {
-    const release = (this.kernelRelease ?? (await this.client.kernelRelease())) || DRY_RUN_RELEASE;
-    this.sysctls ??= ipvsSysctls(release);
-    return { release, choices: this.sysctls };
+  private async chooseSysctls(): Promise<{ readonly release: string; readonly choices: readonly SysctlChoice[] }> {
+    if (!this.sysctls) {
+      const release = (this.kernelRelease ?? (await this.client.kernelRelease())) || DRY_RUN_RELEASE;
+      this.sysctls = { release, choices: ipvsSysctls(release) };
+    }
+    return this.sysctls;
   }
 
-  private async checkSctp(): Promise<void> {
+  private async checkSctp(release: string): Promise<void> {
     const sctp = ipvsHasSctp(await this.client.ipvsProtocolSymbols());
     if (sctp === false) {
       this.features.delete('SCTP');
-      this.logger.warn({ kernel: this.kernelRelease }, 'IPVS in this kernel has no SCTP (CONFIG_IP_VS_PROTO_SCTP): SCTP service ports are skipped');
+      this.logger.warn({ kernel: release }, 'IPVS in this kernel has no SCTP (CONFIG_IP_VS_PROTO_SCTP): SCTP service ports are skipped');
     } else if (sctp === null) {
-      this.logger.info({ kernel: this.kernelRelease }, 'cannot tell from /proc/kallsyms whether IPVS has SCTP: SCTP service ports are programmed');
+      this.logger.info({ kernel: release }, 'cannot tell from /proc/kallsyms whether IPVS has SCTP: SCTP service ports are programmed');
     }
   }
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DryRunExecutor, ToolError, type Logger } from '@kplane/core';
-import { FakeExecutor, readGolden, serviceObject } from '@kplane/core/testing';
-import { ExecIpvsClient, IpvsBackend } from '../src/index.js';
-import { CONFIG, endpoints, ipvsProxy, sctpWorld, synced, upsert, world } from './support/world.js';
+import { FakeExecutor, readGolden, renderBatches, serviceObject, testProxy } from '@kplane/core/testing';
+import { ExecIpvsClient, FakeIpvsClient, IpvsBackend, ipvsModule } from '../src/index.js';
+import { CONFIG, endpoints, fakeNode, ipvsProxy, sctpWorld, synced, upsert, world } from './support/world.js';
 
 const golden = (name: string): string => readGolden(new URL(`./golden/${name}`, import.meta.url));
 
@@ -244,6 +244,14 @@ describe('ipvs backend start-up', () => {
       'net.ipv4.vs.conntrack=1', 'net.ipv4.vs.conn_reuse_mode=0', 'net.ipv4.vs.expire_nodest_conn=1', 'net.ipv4.vs.expire_quiescent_template=1',
     ]);
     expect(sysctls.every((fields) => fields.kernel === '5.4.0-150-generic' && typeof fields.reason === 'string')).toBe(true);
+  });
+
+  it('reads the kernel release through its client (uname -r), not from the host; a dry run, which cannot, plans for a current kernel', async () => {
+    const fake = new FakeIpvsClient({ kernelRelease: '5.4.0-150-generic' });
+    await fakeNode({}, fake).start(world().map(upsert));
+    expect(fake.sysctls.get('net.ipv4.vs.conn_reuse_mode')).toBe(0);
+    const dryRun = testProxy(ipvsModule(), { config: CONFIG });
+    expect(renderBatches(await dryRun.start(world().map(upsert)))).toContain('net.ipv4.vs.conn_reuse_mode = 1\n');
   });
 
   it('a failed batch makes the next sync list the kernel again', async () => {
