@@ -30,7 +30,7 @@ const PROXY_KINDS: readonly ObjectKind[] = ['Service', 'EndpointSlice', 'Node', 
  * its line and column in the whole text.
  *
  * YAML is read by js-yaml with the YAML 1.2 core schema (no timestamps, no merge keys): on 20,000
- * Services with their slices (15 MB) it takes 0.6 s where the `yaml` package took 5.6-7 s
+ * Services with their slices (15 MB) it takes 0.8 s where the `yaml` package took 5 s at best
  * (bench/RESULTS.md, "File source"). Between reads it keeps only the fingerprints of the objects,
  * by document (a digest of its text), not the objects (90 MB at that size): a re-read parses only
  * the documents whose text changed. One `List` document is parsed whole every time.
