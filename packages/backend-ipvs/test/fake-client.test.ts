@@ -3,7 +3,7 @@ import { IptablesTransaction, ToolError } from '@kplane/core';
 import { FakeIpvsClient, IpsetTransaction, IpTransaction, IpvsadmTransaction } from '../src/index.js';
 import { parseAddresses, parseIpsetSave, parseIpvsadmSave } from '../src/kernel/kernel-state.js';
 import { connectionCounts } from '../src/kernel/connections.js';
-import { fakeNode, upsert, world } from './support/world.js';
+import { endpoints, fakeNode, upsert, world } from './support/world.js';
 
 describe('FakeIpvsClient: the tools\' text in, kernel-like state and listings out', () => {
   it('lists what it was given in the tools\' formats, which the backend\'s parsers read back', async () => {
@@ -63,5 +63,18 @@ describe('FakeIpvsClient: the tools\' text in, kernel-like state and listings ou
     expect(batches.map(({ tool }) => tool)).toEqual(['sysctl', 'ipset', 'ip']);
     expect(batches[1]!.input.split('\n').filter(Boolean).every((line) => line.startsWith('create '))).toBe(true);
     expect(batches[2]!.input).toBe('link set kplane-ipvs0 up\n');
+  });
+});
+
+describe('ipvs drains against the fake', () => {
+  it('counts the connections of a draining real server in kplane\'s virtual services from one ipvsadm -L -n', async () => {
+    const { fake, engine, backend, start, sync } = fakeNode();
+    await start(world().map(upsert));
+    await sync([upsert(endpoints('web', ['b']))]);
+    const draining = [...engine.desiredState.values()].flatMap((port) => port.draining);
+    expect(draining.map(({ ip, port }) => `${ip}:${port}`)).toEqual(['10.244.1.11:8080']);
+    expect(await fake.saveServices()).toContain('-a -t 10.96.0.10:80 -r 10.244.1.11:8080 -m -w 0\n');
+    fake.services.setConnections('-t 10.96.0.10:80', '10.244.1.11:8080', 1, 2);
+    expect(Object.fromEntries(await backend.activeConnections(draining))).toEqual({ '10.244.1.11:8080': 3 });
   });
 });
