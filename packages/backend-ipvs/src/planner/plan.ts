@@ -50,9 +50,10 @@ const SET_OPTIONS = 'hashsize 1024 maxelem 1048576';
 
 /**
  * Plans one sync (pure): compares the desired objects with the kernel's, within the scope, and
- * prints each tool's batch. The backend runs them in this order: ipset (a new virtual service is
- * recorded in its frontend set before it exists), iptables (its rules match the sets), ipvsadm,
- * ip (a deleted service's address leaves the dummy interface only after the service is gone).
+ * builds each tool's batch and the updates the model takes once they are applied. The backend
+ * runs them in this order: ipset (a new virtual service is recorded in its frontend set before it
+ * exists), iptables (its rules match the sets), ipvsadm, ip (a deleted service's address leaves
+ * the dummy interface only after the service is gone).
  */
 export function planSync(kernel: KernelState, desired: DesiredObjects, scope: SyncScope): IpvsBatches & { readonly updates: KernelUpdates } {
   const services = planServices(kernel, desired, scope.services);
