@@ -197,4 +197,21 @@ describe('FakeNftClient against nft in a network namespace', () => {
     await proxy.backend.sync({ ...requests.at(-1)!, full: true });
     await expectSameTables(proxy.nft, 'a full sync over the last state');
   });
+
+  it('a split full sync: setup, element transactions side by side, swap; then another over it', async () => {
+    await freshTables();
+    const requests: SyncRequest[] = [];
+    const split = { ...CONFIG, backendOptions: new Map([['transaction-elements', '1000'], ['parallel-transactions', '3']]) };
+    const proxy = fakeProxy(split, tee(new ExecNftClient(kernel)));
+    const backendSync = proxy.backend.sync.bind(proxy.backend);
+    proxy.backend.sync = (request) => {
+      requests.push(request);
+      return backendSync(request);
+    };
+    await proxy.sync(Array.from({ length: 400 }, (_, i) => [svc(`s${i}`, { clusterIPs: [`10.96.${i >> 8}.${i & 255}`] }), eps(`s${i}`, [`10.244.${i >> 8}.${i & 255}`])]).flat());
+    expect(proxy.nft.transactions.length).toBeGreaterThan(3);
+    await expectSameTables(proxy.nft, 'the first full sync');
+    await proxy.backend.sync({ ...requests.at(-1)!, full: true });
+    await expectSameTables(proxy.nft, 'the second full sync');
+  });
 });
