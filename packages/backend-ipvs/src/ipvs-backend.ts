@@ -140,7 +140,9 @@ export class IpvsBackend implements DataplaneBackend {
     const services = await this.unlessMissing(() => this.client.saveServices());
     const sets = await this.unlessMissing(() => this.client.saveSets());
     const addresses = await this.unlessMissing(() => this.client.listAddresses(DUMMY_INTERFACE));
-    const listing = { services: parseIpvsadmSave(services ?? ''), sets: parseIpsetSave(sets ?? ''), vips: addresses ? parseAddresses(addresses) : null };
+    // The dummy exists when its listing answered, even with no address on it.
+    const vips = addresses === undefined || addresses === null ? null : parseAddresses(addresses);
+    const listing = { services: parseIpvsadmSave(services ?? ''), sets: parseIpsetSave(sets ?? ''), vips };
     const kernel = ownedState(listing, new Map(), () => false);
     if (services !== undefined) await this.client.restoreServices(servicesCleanup(kernel));
     if (addresses !== undefined) await this.client.runIp(dummyCleanup(kernel));

@@ -26,6 +26,15 @@ describe('ipvs cleanup, tool by tool', () => {
     ].join('\n'));
   });
 
+  it('deletes kplane-ipvs0 when it holds no address', async () => {
+    const executor = new FakeExecutor({
+      'ipvsadm -S -n': '', 'ipset save': '', 'ip -o address show dev kplane-ipvs0': '',
+      ...Object.fromEntries(['iptables', 'ip6tables'].flatMap((tool) => ['nat', 'filter'].map((table) => [`${tool} -w 5 -t ${table} -S`, '']))),
+    });
+    await ipvsProxy(executor).backend.cleanup();
+    expect(executor.render()).toBe('# ip -batch -\nlink del kplane-ipvs0\n');
+  });
+
   it('after a sync leaves the fake kernel as a fresh node\'s (chains before the sets they match on, or ipset refuses)', async () => {
     const { fake, backend, start } = fakeNode();
     await start(world().map(upsert));
