@@ -47,4 +47,11 @@ export interface DataplaneBackend extends BackendInfo {
   activeConnections(endpoints: readonly Endpoint[]): Promise<ReadonlyMap<string, number>>;
   /** Removes everything this backend ever wrote, found by its ownership marks; touches nothing else. */
   cleanup(): Promise<void>;
+  /**
+   * Optional drift check, called by core every audit period between syncs: compares a bounded slice of
+   * the kernel with what the last sync wrote (never a whole listing at scale) and returns what differs,
+   * one line per difference, or [] when the slice matches. Core then logs the drift, counts it and
+   * runs a full sync, which repairs it.
+   */
+  audit?(): Promise<readonly string[]>;
 }
