@@ -83,7 +83,7 @@ export class IptablesBackend implements DataplaneBackend {
     for (const [family, model] of this.models) {
       const rebuild = full || model.empty;
       const plan = rebuild
-        ? planFull(model, state, await this.audit(this.mode, family), this.mode === 'nft' ? NFT_RESTORE_LINES : Infinity)
+        ? planFull(model, state, await this.readOwned(this.mode, family), this.mode === 'nft' ? NFT_RESTORE_LINES : Infinity)
         : planPartial(model, changed, state);
       for (const transaction of plan.transactions) await this.client.restore(this.mode, family, transaction);
       plan.commit();
@@ -100,7 +100,7 @@ export class IptablesBackend implements DataplaneBackend {
   async cleanup(): Promise<void> {
     for (const mode of MODES) {
       for (const family of FAMILIES) {
-        const audit = await this.audit(mode, family).catch(() => null);
+        const audit = await this.readOwned(mode, family).catch(() => null);
         if (!audit) continue;
         const packer = new RestorePacker(mode === 'nft' ? NFT_RESTORE_LINES : Infinity);
         for (const hook of audit.hooks) packer.add(1, (transaction) => transaction.deleteRule(hook.table, hook.chain, hook.rule));
@@ -113,7 +113,7 @@ export class IptablesBackend implements DataplaneBackend {
     this.models = new Map([...this.models].map(([family, model]) => [family, new FamilyModel(model.settings)]));
   }
 
-  private async audit(mode: Mode, family: IPFamily): Promise<KernelAudit> {
+  private async readOwned(mode: Mode, family: IPFamily): Promise<KernelAudit> {
     return parseSave(await this.client.save(mode, family));
   }
 }
