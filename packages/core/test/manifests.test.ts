@@ -9,7 +9,7 @@ const slice = endpointSliceObject('s0', { ports: [{ port: 8080 }], endpoints: [{
 const movedSlice = endpointSliceObject('s0', { ports: [{ port: 8080 }], endpoints: [{ ip: '10.1.0.2' }] });
 
 const yamlText = (...objects: object[]): string => objects.map((object) => stringify(object)).join('---\n');
-const keyOf = (entry: { kind: string; ref: string }): string => `${entry.kind}:${entry.ref}`;
+const keyOf = (entry: { key: string }): string => entry.key;
 const jsonText = (...objects: object[]): string => `${objects.map((object) => JSON.stringify(object)).join('\n---\n')}\n`;
 
 describe('ManifestReader', () => {

@@ -4,6 +4,8 @@ import { isClusterScoped, type ObjectKind } from './source.js';
 
 /** What the reader keeps of an object between reads: enough to tell whether the next read changed it. */
 export interface ManifestEntry {
+  /** `kind:ref`, unique in a file (a later document with the same key replaces the earlier one). */
+  readonly key: string;
   readonly kind: ObjectKind;
   /** `namespace/name` (`name` for a Node or ServiceCIDR): what a delete event carries. */
   readonly ref: string;
@@ -53,22 +55,22 @@ export class ManifestReader {
       let found = pieces.get(digest) ?? this.pieces.get(digest);
       if (found === undefined) {
         const objects = parsePiece(text, piece);
-        for (const object of objects) parsed.set(keyOf(object), object);
-        found = objects.map(({ kind, ref, fingerprint }) => ({ kind, ref, fingerprint }));
+        for (const object of objects) parsed.set(object.key, object);
+        found = objects.map(({ key, kind, ref, fingerprint }) => ({ key, kind, ref, fingerprint }));
       } else {
-        for (const entry of found) parsed.delete(keyOf(entry));
+        for (const entry of found) {
+          parsed.delete(entry.key);
+          definedIn.set(entry.key, piece);
+        }
       }
       pieces.set(digest, found);
-      for (const entry of found) {
-        entries.set(keyOf(entry), entry);
-        definedIn.set(keyOf(entry), piece);
-      }
+      for (const entry of found) entries.set(entry.key, entry);
     }
     const upserts: ManifestObject[] = [];
     for (const [key, entry] of entries) {
       if (this.entries.get(key)?.fingerprint === entry.fingerprint) continue;
       // Unchanged text whose object changed all the same: a later duplicate of it was removed.
-      upserts.push(parsed.get(key) ?? parsePiece(text, definedIn.get(key)!).find((object) => keyOf(object) === key)!);
+      upserts.push(parsed.get(key) ?? parsePiece(text, definedIn.get(key)!).find((object) => object.key === key)!);
     }
     const deletes = [...this.entries].filter(([key]) => !entries.has(key)).map(([, entry]) => entry);
     // Only after the whole text parsed: a broken edit leaves the last good state in place.
@@ -80,11 +82,7 @@ export class ManifestReader {
 
 /** Every object of a manifest text, by `kind:ref` (a reader used once). */
 export function parseManifests(text: string): Map<string, ManifestObject> {
-  return new Map(new ManifestReader().update(text).upserts.map((object) => [keyOf(object), object]));
-}
-
-function keyOf(entry: ManifestEntry): string {
-  return `${entry.kind}:${entry.ref}`;
+  return new Map(new ManifestReader().update(text).upserts.map((object) => [object.key, object]));
 }
 
 /** A slice of the manifest text and where it starts in it (for the line numbers of errors). */
@@ -157,7 +155,8 @@ function collect(value: unknown, listItemKind: string | undefined, objects: Map<
   const metadata = (object.metadata ?? {}) as { name?: unknown; namespace?: unknown };
   const name = String(metadata.name ?? '');
   const ref = detached(isClusterScoped(proxyKind) ? name : `${typeof metadata.namespace === 'string' ? metadata.namespace : 'default'}/${name}`);
-  objects.set(`${proxyKind}:${ref}`, { kind: proxyKind, ref, object: typed, fingerprint: hash('sha1', JSON.stringify(typed), 'base64') });
+  const key = `${proxyKind}:${ref}`;
+  objects.set(key, { key, kind: proxyKind, ref, object: typed, fingerprint: hash('sha1', JSON.stringify(typed), 'base64') });
 }
 
 /** A copy of `text` that shares no memory with the document it was cut from (the reader keeps it across reads). */
