@@ -54,6 +54,15 @@ describe('ManifestReader', () => {
     expect(parseManifests(text).get('Service:default/s')!.object).toMatchObject({ metadata: { annotations: { created: '2024-01-01', enabled: 'yes', count: 16 } } });
   });
 
+  it('reads anchors and aliases, and refuses a document whose aliases expand without bound (a "billion laughs")', () => {
+    const shared = 'kind: Service\nmetadata:\n  name: s\n  labels: &labels {app: web, tier: front}\n  annotations: *labels\n';
+    expect(parseManifests(shared).get('Service:default/s')!.object).toMatchObject({ metadata: { annotations: { app: 'web', tier: 'front' } } });
+    let laughs = '---\nkind: Service\nmetadata: {name: bomb}\nl0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n';
+    for (let level = 1; level <= 9; level++) laughs += `l${level}: &l${level} [${Array<string>(9).fill(`*l${level - 1}`).join(', ')}]\n`;
+    const line = yamlText(services[0]!).split('\n').length;
+    expect(() => parseManifests(`${yamlText(services[0]!)}${laughs}`)).toThrow(new RegExp(`^aliases expand the YAML from line ${line} past \\d+ values`));
+  });
+
   it('throws on a broken edit and keeps the last good state', () => {
     const reader = new ManifestReader();
     reader.update(yamlText(...services));

@@ -127,6 +127,10 @@ function parsePiece(whole: string, piece: Piece): ManifestObject[] {
   } catch (error) {
     throw error instanceof YAMLException ? syntaxError(whole, piece, error) : error;
   }
+  const limit = EXPANSION_PER_CHARACTER * piece.text.length + 1000;
+  if (piece.text.includes('*') && documents.some((document) => expandsPast(document, limit))) {
+    throw new Error(`aliases expand the YAML from line ${linesBefore(whole, piece) + 1} past ${limit} values (a "billion laughs"?)`);
+  }
   for (const document of documents) collect(document, undefined, objects);
   return [...objects.values()];
 }
@@ -135,8 +139,29 @@ function parsePiece(whole: string, piece: Piece): ManifestObject[] {
 function syntaxError(whole: string, piece: Piece, error: YAMLException): Error {
   const { line, column } = error.mark;
   const source = piece.text.split('\n')[line]?.trimEnd() ?? '';
-  const linesBefore = whole.slice(0, piece.offset).split('\n').length - 1;
-  return new Error(`${error.reason} at line ${linesBefore + line + 1}, column ${column + 1}${source === '' ? '' : `: ${source}`}`);
+  return new Error(`${error.reason} at line ${linesBefore(whole, piece) + line + 1}, column ${column + 1}${source === '' ? '' : `: ${source}`}`);
+}
+
+function linesBefore(whole: string, piece: Piece): number {
+  return whole.slice(0, piece.offset).split('\n').length - 1;
+}
+
+/**
+ * js-yaml gives every use of an alias the anchor's own object, so nested aliases (a "billion laughs")
+ * parse small and blow up whatever walks them (the fingerprint, validation). A document may expand to
+ * this many values per character of its text, far above what anchors shared by hand reach.
+ */
+const EXPANSION_PER_CHARACTER = 10;
+
+/** Whether walking `value` visits more than `limit` values, each alias counted again. */
+function expandsPast(value: unknown, limit: number): boolean {
+  const pending: unknown[] = [value];
+  for (let visited = 0; pending.length > 0; visited++) {
+    if (visited > limit) return true;
+    const next = pending.pop();
+    if (next !== null && typeof next === 'object') pending.push(...Object.values(next));
+  }
+  return false;
 }
 
 function collect(value: unknown, listItemKind: string | undefined, objects: Map<string, ManifestObject>): void {
