@@ -51,6 +51,8 @@ export function addProxyOptions(command: Command): Command {
     .option('--sync-period <duration>', 'full reconcile period', '1h')
     .option('--drain-grace <duration>', 'longest time a removed endpoint keeps its established connections', '30s')
     .option('--healthz-timeout <duration>', '/healthz fails when a change has been pending this long', '60s')
+    .option('--tool-timeout <duration>', 'a dataplane tool (nft, iptables-restore, ...) running longer than this on one batch is killed and the sync retried', '60s')
+    .option('--audit-period <duration>', 'how often the backend checks its rules in the kernel for changes from outside, repaired by a full sync (0 disables)', '5s')
     .option('--metrics-bind-address <host:port>', 'where /metrics listens ("" disables)', '127.0.0.1:10249')
     .option('--healthz-bind-address <host:port>', 'where /healthz and /livez listen ("" disables)', '0.0.0.0:10256')
     .option('--config <file>', 'a KubeProxyConfiguration file, or kubeadm\'s kube-proxy ConfigMap holding one; flags given on the command line win')
@@ -130,10 +132,13 @@ export function resolveProxyOptions(command: Command, logger: Logger): ProxyOpti
     syncPeriodMs: duration('syncPeriod'),
     drainGraceMs: duration('drainGrace'),
     healthzTimeoutMs: duration('healthzTimeout'),
+    toolTimeoutMs: duration('toolTimeout'),
+    auditPeriodMs: duration('auditPeriod'),
     // A key given on the command line wins over the same key from --config.
     backendOptions: new Map([...fileBackendOptions, ...((flags.backendOpt as string[] | undefined) ?? [])].map(parseBackendOption)),
   };
   if (config.syncPeriodMs <= 0) throw new Error(`${get('syncPeriod').setting} must be positive`);
+  if (config.toolTimeoutMs <= 0) throw new Error(`${get('toolTimeout').setting} must be positive`);
   const kubeApiQps = Number(text('kubeApiQps'));
   const kubeApiBurst = Number(text('kubeApiBurst'));
   if (!(kubeApiQps > 0)) throw new Error(`${get('kubeApiQps').setting} ${text('kubeApiQps')}: expected a positive number`);

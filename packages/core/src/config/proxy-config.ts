@@ -1,3 +1,5 @@
+import { DEFAULT_TOOL_TIMEOUT_MS } from '../backend/executor.js';
+
 /** The node's settings, injected into the engine and every backend. Validated by the CLI. */
 export interface ProxyConfig {
   readonly nodeName: string;
@@ -16,6 +18,10 @@ export interface ProxyConfig {
   readonly syncPeriodMs: number;
   readonly drainGraceMs: number;
   readonly healthzTimeoutMs: number;
+  /** Longest one tool call (a batch or a read) may run before it is killed and the sync fails (--tool-timeout). */
+  readonly toolTimeoutMs: number;
+  /** How often the engine asks the backend to check its rules in the kernel for changes from outside (--audit-period); 0: never. */
+  readonly auditPeriodMs: number;
   /** `--backend-opt key=value` pairs, for the backend to interpret. */
   readonly backendOptions: ReadonlyMap<string, string>;
 }
@@ -32,6 +38,9 @@ export const DEFAULT_CONFIG: ProxyConfig = {
   syncPeriodMs: 3_600_000,
   drainGraceMs: 30_000,
   healthzTimeoutMs: 60_000,
+  toolTimeoutMs: DEFAULT_TOOL_TIMEOUT_MS,
+  // Audit, then a full sync no sooner than --min-sync-period: tampering is repaired within ~6 s.
+  auditPeriodMs: 5000,
   backendOptions: new Map(),
 };
 

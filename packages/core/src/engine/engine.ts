@@ -1,6 +1,7 @@
 import { inject, injectable } from 'inversify';
 import type { Logger } from 'pino';
 import type { DataplaneBackend } from '../backend/contract.js';
+import { ToolError } from '../backend/executor.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import { TOKENS } from '../di/tokens.js';
 import type { HealthState } from '../health/health-state.js';
@@ -20,6 +21,8 @@ import type { DesiredState } from './proxy-state.js';
 import type { SyncRunner } from './sync-runner.js';
 
 const DRAIN_CHECK_MS = 1000;
+/** Differences an audit's warning quotes; the rest are counted. */
+const DRIFT_LINES_LOGGED = 5;
 
 /**
  * The sync loop: source events go through the intake into the tracker; the runner calls `sync()`
@@ -38,6 +41,9 @@ export class Engine {
   private lastFullAt = Number.NEGATIVE_INFINITY;
   private syncs = 0;
   private drainTimer: Timer | null = null;
+  private auditTimer: Timer | null = null;
+  /** The audit in progress: a sync waits for it, so an audit never reads the kernel while a sync writes it. */
+  private auditing: Promise<void> | null = null;
   private started = false;
 
   constructor(
@@ -80,12 +86,15 @@ export class Engine {
     this.started = true;
     this.health.queued();
     this.runner.start(() => this.sync());
+    this.scheduleAudit();
   }
 
   async stop(): Promise<void> {
     this.started = false;
     this.runner.stop();
     this.drainTimer?.cancel();
+    this.auditTimer?.cancel();
+    await this.auditing;
     await this.runner.idle();
   }
 
@@ -106,6 +115,7 @@ export class Engine {
 
   /** One sync; returns false on failure (the runner then backs off and the next sync is full). */
   async sync(): Promise<boolean> {
+    await this.auditing;
     const startedAt = this.clock.now();
     const full = this.needFull || startedAt - this.lastFullAt >= this.config.syncPeriodMs;
     const changes = this.tracker.take();
@@ -118,9 +128,14 @@ export class Engine {
     } catch (error) {
       this.tracker.requeue(changes);
       for (const key of changes.ports.keys()) this.drainChanged.add(key);
+      // kube-proxy's fallback: a split sync may have been applied in part, so the next sync is full.
       this.needFull = true;
+      // The kernel is behind from now on: /healthz fails once this lasts past --healthz-timeout.
+      this.health.queued();
       this.metrics.syncErrors.inc({ backend: this.backend.name });
-      this.logger.error({ err: error, full, changed: changed.size }, 'sync failed; the dataplane keeps its last good rules, retrying with backoff');
+      if (!full) this.metrics.partialSyncFailures.inc({ backend: this.backend.name });
+      const tool = error instanceof ToolError ? error.logFields() : {};
+      this.logger.error({ err: error, full, changed: changed.size, ...tool }, 'sync failed; the dataplane keeps its last good rules, retrying with backoff');
       return false;
     }
     this.drainChanged.clear();
@@ -185,6 +200,46 @@ export class Engine {
           this.scheduleDrainCheck();
         });
     }, DRAIN_CHECK_MS);
+  }
+
+  /**
+   * Every audit period, asks the backend whether the kernel still holds what the last sync wrote.
+   * A tick is skipped while a sync runs or is due, and before the first sync (nothing written yet).
+   */
+  private scheduleAudit(): void {
+    if (!this.backend.audit || this.config.auditPeriodMs <= 0 || !this.started) return;
+    this.auditTimer = this.clock.setTimeout(() => {
+      this.auditTimer = null;
+      if (this.runner.busy || this.needFull || this.syncs === 0) {
+        this.scheduleAudit();
+        return;
+      }
+      this.auditing = this.audit().finally(() => {
+        this.auditing = null;
+        this.scheduleAudit();
+      });
+    }, this.config.auditPeriodMs);
+  }
+
+  /** One audit: drift is logged, counted and repaired by a full sync now; a failed audit is logged and counted. */
+  private async audit(): Promise<void> {
+    const startedAt = this.clock.now();
+    let result: 'match' | 'drift' | 'error' = 'match';
+    try {
+      const drift = await this.backend.audit!();
+      if (drift.length > 0) {
+        result = 'drift';
+        this.metrics.driftDetected.inc({ backend: this.backend.name });
+        this.logger.warn({ differences: drift.length, first: drift.slice(0, DRIFT_LINES_LOGGED) },
+          'the kernel no longer holds what kplane wrote (changed from outside): repairing with a full sync');
+        this.needFull = true;
+        this.runner.request();
+      }
+    } catch (error) {
+      result = 'error';
+      this.logger.warn({ err: error }, 'audit of the kernel\'s rules failed');
+    }
+    this.metrics.auditDuration.observe({ result }, (this.clock.now() - startedAt) / 1000);
   }
 
   private onNode(name: string, node: ValidNode | null): void {

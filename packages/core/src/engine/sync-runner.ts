@@ -63,6 +63,11 @@ export class SyncRunner {
     this.timer = null;
   }
 
+  /** True while a run is in progress or asked for: the engine's audit waits for a quiet moment. */
+  get busy(): boolean {
+    return this.running || this.requested;
+  }
+
   /** Resolves once no run is in progress (for shutdown). */
   async idle(): Promise<void> {
     while (this.running) await new Promise((resolve) => setTimeout(resolve, 5));

@@ -25,12 +25,15 @@ export class ProxyMetrics {
   readonly livezTotal = this.counter('kubeproxy_proxy_livez_total', 'Cumulative proxy livez HTTP status', ['code']);
   readonly noLocalEndpoints = this.gauge('kubeproxy_sync_proxy_rules_no_local_endpoints_total', 'Number of services with a Local traffic policy and no endpoints', ['traffic_policy']);
   readonly syncErrors = this.counter('kplane_backend_sync_errors_total', 'Backend syncs that failed (the kernel keeps its last good rules)', ['backend']);
+  readonly partialSyncFailures = this.counter('kplane_partial_sync_failures_total', 'Partial syncs that failed, each followed by a full one (kube-proxy\'s partial_restore_failures_total)', ['backend']);
   readonly rejectedObjects = this.counter('kplane_rejected_objects_total', 'API objects refused whole (their name or cluster IPs cannot be programmed safely)', ['kind', 'reason']);
   readonly servicePortsSkipped = this.counter('kplane_service_ports_skipped_total',
     'Service ports left out (invalid, or needing a feature the backend lacks), or programmed without some frontends (unsupported_frontend)', ['reason']);
   readonly frontendConflicts = this.gauge('kplane_frontend_conflicts', 'Frontends (IP:port/protocol or node port) not programmed for a Service port because an older Service claims them');
   readonly endpointsSkipped = this.counter('kplane_endpoints_skipped_total', 'Endpoints left out of their EndpointSlice (an address that cannot be programmed safely)', ['reason']);
   readonly drainingEndpoints = this.gauge('kplane_draining_endpoints', 'Endpoints taking no new connections while their established ones finish');
+  readonly driftDetected = this.counter('kplane_drift_detected_total', 'Audits that found kplane\'s rules in the kernel changed from outside (each is repaired by a full sync)', ['backend']);
+  readonly auditDuration = this.histogram('kplane_audit_duration_seconds', 'What one drift audit of the kernel took, by result (match, drift, error)', ['result']);
   readonly buildInfo = this.gauge('kplane_build_info', 'kplane build information', ['version', 'backend']);
 
   private histogram(name: string, help: string, labelNames: string[]): Histogram {
