@@ -28,11 +28,51 @@ export interface Executor {
   readonly live: boolean;
 }
 
+/** What a log line says about a failed batch: its command, size and first lines, never the whole input (a full sync can be 10 MB). */
+export interface BatchSummary {
+  readonly command: string;
+  readonly bytes: number;
+  readonly lines: number;
+  readonly head: readonly string[];
+}
+
+const HEAD_LINES = 3;
+const HEAD_LINE_CHARS = 200;
+/** stderr lines a ToolError's message and log fields keep (nft can echo an error per line of a large input). */
+const STDERR_LINES = 12;
+
+export function summarizeBatch(batch: Batch): BatchSummary {
+  const head: string[] = [];
+  let lines = 0;
+  for (let start = 0; start < batch.input.length; lines++) {
+    const end = batch.input.indexOf('\n', start);
+    const stop = end === -1 ? batch.input.length : end;
+    if (head.length < HEAD_LINES) head.push(batch.input.slice(start, Math.min(stop, start + HEAD_LINE_CHARS)));
+    start = stop + 1;
+  }
+  return { command: [batch.tool, ...batch.args].join(' '), bytes: Buffer.byteLength(batch.input), lines, head };
+}
+
 export class ToolError extends Error {
-  constructor(readonly tool: string, readonly exitCode: number | undefined, readonly stderr: string) {
-    super(`${tool} failed${exitCode === undefined ? '' : ` (exit ${exitCode})`}: ${stderr.trim().split('\n').slice(0, 12).join('\n')}`);
+  constructor(
+    readonly tool: string,
+    readonly exitCode: number | undefined,
+    readonly stderr: string,
+    /** The batch the tool refused (absent for reads). */
+    readonly batch?: BatchSummary,
+  ) {
+    super(`${tool} failed${exitCode === undefined ? '' : ` (exit ${exitCode})`}: ${firstLines(stderr)}`);
     this.name = 'ToolError';
   }
+
+  /** The fields a log line about the failure carries: which tool, how it ended, what it said, on which batch. */
+  logFields(): { tool: string; exitCode: number | undefined; stderr: string; batch?: BatchSummary } {
+    return { tool: this.tool, exitCode: this.exitCode, stderr: firstLines(this.stderr), ...(this.batch && { batch: this.batch }) };
+  }
+}
+
+function firstLines(text: string): string {
+  return text.trim().split('\n').slice(0, STDERR_LINES).join('\n');
 }
 
 /** The tool is not installed: nothing has run. */
@@ -43,24 +83,58 @@ export class ToolMissingError extends ToolError {
   }
 }
 
-export class ExecaExecutor implements Executor {
-  readonly live = true;
-
-  async apply(batch: Batch): Promise<void> {
-    await run(batch.tool, batch.args, batch.input, batch.failOnStderr);
-  }
-
-  read(query: Query): Promise<string> {
-    return run(query.tool, query.args, undefined);
+/** The tool ran past the executor's timeout and was killed (with every process it started). */
+export class ToolTimeoutError extends ToolError {
+  constructor(tool: string, readonly timeoutMs: number, stderr: string, batch?: BatchSummary) {
+    super(tool, undefined, `timed out after ${timeoutMs / 1000} s and was killed${stderr.trim() ? `; stderr so far: ${stderr}` : ''}`, batch);
+    this.name = 'ToolTimeoutError';
   }
 }
 
-async function run(tool: string, args: readonly string[], input: string | undefined, failOnStderr = false): Promise<string> {
-  const result = await execa(tool, args, { input: input ?? '', reject: false, stripFinalNewline: false, maxBuffer: 1 << 30 });
-  if (result.failed && result.code === 'ENOENT' && result.exitCode === undefined) throw new ToolMissingError(tool);
-  if (result.failed) throw new ToolError(tool, result.exitCode, result.stderr || result.message || 'failed');
-  if (failOnStderr && result.stderr.trim() !== '') throw new ToolError(tool, result.exitCode, result.stderr);
-  return result.stdout;
+/** How long one batch or read may run before it is killed (--tool-timeout). */
+export const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
+
+export class ExecaExecutor implements Executor {
+  readonly live = true;
+  private readonly timeoutMs: number;
+
+  constructor(options: { timeoutMs?: number } = {}) {
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
+  }
+
+  async apply(batch: Batch): Promise<void> {
+    await this.run(batch.tool, batch.args, batch.input, () => summarizeBatch(batch), batch.failOnStderr);
+  }
+
+  read(query: Query): Promise<string> {
+    return this.run(query.tool, query.args, undefined, () => undefined);
+  }
+
+  private async run(tool: string, args: readonly string[], input: string | undefined, summary: () => BatchSummary | undefined, failOnStderr = false): Promise<string> {
+    // Its own process group, so a timeout kills whatever the tool started too: a child left holding
+    // the tool's stdout would keep the run waiting for its output to end.
+    const child = execa(tool, args, { input: input ?? '', reject: false, stripFinalNewline: false, maxBuffer: 1 << 30, detached: true });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid);
+    }, this.timeoutMs);
+    const result = await child.finally(() => clearTimeout(timer));
+    if (timedOut) throw new ToolTimeoutError(tool, this.timeoutMs, result.stderr, summary());
+    if (result.failed && result.code === 'ENOENT' && result.exitCode === undefined) throw new ToolMissingError(tool);
+    if (result.failed) throw new ToolError(tool, result.exitCode, result.stderr || result.message || 'failed', summary());
+    if (failOnStderr && result.stderr.trim() !== '') throw new ToolError(tool, result.exitCode, result.stderr, summary());
+    return result.stdout;
+  }
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
 }
 
 /**
