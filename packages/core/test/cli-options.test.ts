@@ -39,6 +39,12 @@ describe('CLI options', () => {
     expect(resolve(['--metrics-bind-address', '']).options.metricsBindAddress).toBe('');
   });
 
+  it('takes --tool-timeout, the longest one tool call may run before it is killed (60 s by default)', () => {
+    expect(resolve([]).options.config.toolTimeoutMs).toBe(60_000);
+    expect(resolve(['--tool-timeout', '2s']).options.config.toolTimeoutMs).toBe(2000);
+    expect(() => resolve(['--tool-timeout', '0'])).toThrow('--tool-timeout must be positive');
+  });
+
   it('takes kube-proxy\'s flag spellings: --proxy-mode, --hostname-override, --v', () => {
     expect(resolve(['--proxy-mode', 'ipvs']).options).toMatchObject({ backend: 'ipvs', backendReason: '--proxy-mode ipvs' });
     expect(resolve(['--proxy-mode', 'nftables', '--node-ip', '10.0.0.5']).options).toMatchObject({ backend: 'nft', config: { nodePortAddresses: ['10.0.0.5/32'] } });

@@ -71,11 +71,11 @@ async function createSource(options: ProxyOptions, logger: Logger): Promise<Sour
  * Everything that can be refused, checked before the kernel is touched: the options, the backend's
  * own options (its constructor reads them), the source and its kubeconfig. Only then may `init()` run.
  */
-async function prepare(command: Command, executor: Executor): Promise<{ options: ProxyOptions; logger: Logger; proxy: Proxy; source: Source }> {
+async function prepare(command: Command, executorFor: (options: ProxyOptions) => Executor): Promise<{ options: ProxyOptions; logger: Logger; proxy: Proxy; source: Source }> {
   const logger = createLogger();
   const options = resolveProxyOptions(command, logger);
   logger.level = options.logLevel;
-  const proxy = createProxy({ config: options.config, executor, logger }, await loadModule(options));
+  const proxy = createProxy({ config: options.config, executor: executorFor(options), logger }, await loadModule(options));
   checkBackendOptions(proxy.backend, options.config, logger);
   const source = await createSource(options, logger);
   const reason = options.backendModule ? `--backend-module ${options.backendModule}` : options.backendReason;
@@ -84,7 +84,7 @@ async function prepare(command: Command, executor: Executor): Promise<{ options:
 }
 
 async function run(command: Command): Promise<void> {
-  const { options, logger, proxy: { engine, backend, metrics }, source } = await prepare(command, new ExecaExecutor());
+  const { options, logger, proxy: { engine, backend, metrics }, source } = await prepare(command, ({ config }) => new ExecaExecutor({ timeoutMs: config.toolTimeoutMs }));
   // Listening from the start: a stop signal while the API server is still unreachable ends the process cleanly.
   const stopSignal = Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
   await backend.init();
@@ -108,7 +108,7 @@ async function run(command: Command): Promise<void> {
 
 async function plan(command: Command): Promise<void> {
   const executor = new DryRunExecutor();
-  const { proxy: { engine, backend }, source } = await prepare(command, executor);
+  const { proxy: { engine, backend }, source } = await prepare(command, () => executor);
   await backend.init();
   await source.start(engine.handle);
   await source.stop();
