@@ -4,6 +4,7 @@ import {
 } from '@kplane/core';
 import { FAMILIES, MODES, type IptablesClient, type Mode } from './client/client.js';
 import { parseSave, type KernelAudit } from './client/save-audit.js';
+import { DriftAudit } from './drift-audit.js';
 import { detectMode } from './mode.js';
 import { readOptions, type IptablesOptions } from './options.js';
 import { FamilyModel } from './planner/family-model.js';
@@ -42,6 +43,7 @@ export class IptablesBackend implements DataplaneBackend {
   readonly options: IptablesOptions;
   private models: Map<IPFamily, FamilyModel>;
   private detectedMode: Mode | null = null;
+  private readonly drift: DriftAudit;
 
   constructor(
     @inject(IPTABLES_CLIENT) private readonly client: IptablesClient,
@@ -52,6 +54,7 @@ export class IptablesBackend implements DataplaneBackend {
     this.options = readOptions(config);
     this.description = `iptables, ${this.options.layout === 'tree' ? `prefix tree of chains (leaves of ${this.options.leafSize})` : 'flat kube-proxy layout'}`;
     this.models = new Map(FAMILIES.map((family) => [family, new FamilyModel(familySettings(config, this.options, family))]));
+    this.drift = new DriftAudit(client);
   }
 
   get mode(): Mode {
@@ -90,6 +93,21 @@ export class IptablesBackend implements DataplaneBackend {
       rebuilt ||= rebuild;
     }
     if (rebuilt) await ensureForwardAccept(this.executor);
+  }
+
+  /**
+   * Drift check between syncs (core calls it every --audit-period): a bounded slice of each
+   * family's chains against the model (DriftAudit); core runs a full sync on any difference.
+   * A family with nothing written yet has nothing to compare.
+   */
+  async audit(): Promise<readonly string[]> {
+    const drift: string[] = [];
+    for (const [family, model] of this.models) {
+      if (model.empty) continue;
+      const tool = `${family === 4 ? 'iptables' : 'ip6tables'}-${this.mode}`;
+      for (const line of await this.drift.run(this.mode, family, model)) drift.push(`${tool} ${line}`);
+    }
+    return drift;
   }
 
   activeConnections(endpoints: readonly Endpoint[]): Promise<ReadonlyMap<string, number>> {

@@ -1,4 +1,4 @@
-import type { IPFamily, IptablesTransaction } from '@kplane/core';
+import type { IPFamily, IptablesTable, IptablesTransaction } from '@kplane/core';
 
 /** The iptables variant: nf_tables through the xtables compatibility layer, or the legacy x_tables. */
 export type Mode = 'nft' | 'legacy';
@@ -13,6 +13,8 @@ export interface IptablesClient {
   restore(mode: Mode, family: IPFamily, transaction: IptablesTransaction): Promise<void>;
   /** iptables-save output of every table, or of one. */
   save(mode: Mode, family: IPFamily, table?: string): Promise<string>;
+  /** `iptables -t <table> -S <chain>` output (`-N`/`-P` line, then `-A <chain> …` rules), or null when the chain does not exist. */
+  listChain(mode: Mode, family: IPFamily, table: IptablesTable, chain: string): Promise<string | null>;
   /** The restore tool's version line; fails when the tool is not usable. */
   version(mode: Mode, family: IPFamily): Promise<string>;
 }

@@ -1,4 +1,4 @@
-import type { Batch, Executor, IPFamily, IptablesTransaction } from '@kplane/core';
+import { ToolError, type Batch, type Executor, type IPFamily, type IptablesTable, type IptablesTransaction } from '@kplane/core';
 import type { IptablesClient, Mode } from './client.js';
 
 /** The real client: `ip(6)tables-<mode>-restore` and `-save` through core's executor (so `kplane plan` records the restores). */
@@ -13,16 +13,27 @@ export class ExecIptablesClient implements IptablesClient {
     return this.executor.read({ tool: command(mode, family, 'save'), args: table ? ['-t', table] : [] });
   }
 
+  /** A missing chain: exit 1 and iptables' message for it (legacy; nft mode's 1.8 says "incompatible"). */
+  async listChain(mode: Mode, family: IPFamily, table: IptablesTable, chain: string): Promise<string | null> {
+    return this.executor.read({ tool: command(mode, family), args: ['-w', '5', '-t', table, '-S', chain] }).catch((error: unknown) => {
+      if (error instanceof ToolError && error.exitCode === 1 && MISSING_CHAIN.test(error.stderr)) return null;
+      throw error;
+    });
+  }
+
   version(mode: Mode, family: IPFamily): Promise<string> {
     return this.executor.read({ tool: command(mode, family, 'restore'), args: ['--version'] });
   }
 }
+
+/** What `iptables -S <chain>` prints for a chain that does not exist. */
+const MISSING_CHAIN = /No chain\/target\/match by that name|chain `[^']*' in table `[^']*' is incompatible/;
 
 /** One `iptables-restore --noflush` batch; `-w` waits for the xtables lock instead of failing. */
 export function restoreBatch(mode: Mode, family: IPFamily, input: string): Batch {
   return { tool: command(mode, family, 'restore'), args: ['-w', '5', '--noflush'], input };
 }
 
-function command(mode: Mode, family: IPFamily, verb: 'restore' | 'save'): string {
-  return `${family === 4 ? 'iptables' : 'ip6tables'}-${mode}-${verb}`;
+function command(mode: Mode, family: IPFamily, verb?: 'restore' | 'save'): string {
+  return `${family === 4 ? 'iptables' : 'ip6tables'}-${mode}${verb ? `-${verb}` : ''}`;
 }

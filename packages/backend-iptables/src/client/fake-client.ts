@@ -1,4 +1,4 @@
-import { ToolError, type IPFamily, type IptablesTransaction } from '@kplane/core';
+import { ToolError, type IPFamily, type IptablesTable, type IptablesTransaction } from '@kplane/core';
 import { FakeIptablesTables } from '@kplane/core/testing';
 import type { IptablesClient, Mode } from './client.js';
 
@@ -8,6 +8,9 @@ export interface Restore {
   readonly family: IPFamily;
   readonly input: string;
 }
+
+/** The chains `-S` prints with their policy (`-P`) instead of `-N`. */
+const BUILTIN_CHAINS = new Set(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING']);
 
 /** nf_tables (and so iptables-nft) refuses a ruleset nesting more than this many chains below a base chain. */
 const NFT_MAX_NESTING = 15;
@@ -23,6 +26,8 @@ export class FakeIptablesClient implements IptablesClient {
   readonly restores: Restore[] = [];
   /** Every save, as `<mode>/<family>`. */
   readonly saves: string[] = [];
+  /** Every chain listed, as `<mode>/<family> <table> <chain>`. */
+  readonly listings: string[] = [];
   private readonly rulesets = new Map<string, FakeIptablesTables>();
   private readonly faults = new Map<number, Error>();
   private attempts = 0;
@@ -46,11 +51,23 @@ export class FakeIptablesClient implements IptablesClient {
     return this.ruleset(mode, family).save(table);
   }
 
+  /** `-S <chain>` as iptables prints it, from the same tables as save(). */
+  async listChain(mode: Mode, family: IPFamily, table: IptablesTable, chain: string): Promise<string | null> {
+    this.listings.push(`${mode}/${family} ${table} ${chain}`);
+    const rules = this.ruleset(mode, family).chains(table).get(chain);
+    if (!rules) return null;
+    const head = BUILTIN_CHAINS.has(chain) ? `-P ${chain} ACCEPT` : `-N ${chain}`;
+    return [head, ...rules.map((rule) => `-A ${chain} ${rule}`), ''].join('\n');
+  }
+
   async version(mode: Mode, family: IPFamily): Promise<string> {
     return `${family === 4 ? 'iptables' : 'ip6tables'}-${mode}-restore v1.8.9 (${mode === 'nft' ? 'nf_tables' : 'legacy'})`;
   }
 
-  /** A plain command in one variant and family, e.g. someone else's rules before a test: `['-t', 'nat', '-N', 'OTHER']`. */
+  /**
+   * A plain command in one variant and family: someone else's rules before a test (`['-t', 'nat', '-N', 'OTHER']`),
+   * or tampering from outside (`['-t', 'nat', '-F', 'KPLANE-IPS']`, `-D <chain> <rule words>`).
+   */
   command(mode: Mode, family: IPFamily, args: readonly string[]): void {
     this.ruleset(mode, family).command(args);
   }

@@ -10,3 +10,48 @@ export function ruleTarget(words: readonly string[]): string | null {
   const index = words.findIndex((word) => word === '-j' || word === '--jump' || word === '-g' || word === '--goto');
   return index >= 0 ? words[index + 1] ?? null : null;
 }
+
+/** REJECT's default, which iptables prints though restore was not given it. */
+const DEFAULT_REJECT = /^icmp6?-port-unreachable$/;
+
+/**
+ * A rule in a form that compares equal however iptables prints it: `-S` and iptables-save spell
+ * some of what restore read differently (MARK `--or-mark 0x4000` as `--set-xmark 0x4000/0x4000`,
+ * `--xor-mark` as `--set-xmark …/0x0`, the probability with more digits), add the defaults of
+ * `recent` (`--mask`, `--rsource`) and REJECT (`--reject-with icmp-port-unreachable`), and
+ * reorder a match's options; so the words are compared as a sorted list.
+ */
+export function canonicalRule(rule: string): string {
+  const words = tokenize(rule);
+  const canonical: string[] = [];
+  for (let index = 0; index < words.length; index++) {
+    const word = words[index]!;
+    const value = words[index + 1] ?? '';
+    switch (word) {
+      case '--or-mark':
+        canonical.push('--set-xmark', `${value}/${value}`);
+        index++;
+        break;
+      case '--xor-mark':
+        canonical.push('--set-xmark', `${value}/0x0`);
+        index++;
+        break;
+      case '--probability':
+        canonical.push(word, String(Number(value)));
+        index++;
+        break;
+      case '--mask':
+        index++;
+        break;
+      case '--rsource':
+        break;
+      case '--reject-with':
+        if (DEFAULT_REJECT.test(value)) index++;
+        else canonical.push(word);
+        break;
+      default:
+        canonical.push(word);
+    }
+  }
+  return canonical.sort().join(' ');
+}

@@ -42,13 +42,19 @@ export class FamilyModel {
     return this.chains.get(table)!.get(chain) !== rules.join('\n');
   }
 
+  /** The rules a chain was last written with, or undefined when kplane has no such chain. */
+  rules(table: IptablesTable, chain: string): IptablesRules | undefined {
+    const rules = this.chains.get(table)!.get(chain);
+    return rules === undefined ? undefined : rules === '' ? [] : rules.split('\n');
+  }
+
   chainNames(table: IptablesTable): Iterable<string> {
     return this.chains.get(table)!.keys();
   }
 
   /** kplane's chains in `table`, as written (tests and the bench read the kernel back against it). */
   writtenChains(table: IptablesTable): Map<string, IptablesRules> {
-    return new Map([...this.chains.get(table)!].map(([chain, rules]) => [chain, rules === '' ? [] : rules.split('\n')]));
+    return new Map([...this.chains.get(table)!.keys()].map((chain) => [chain, this.rules(table, chain)!]));
   }
 
   /** A full sync's commit: its trees and ports replace the model's, its restores are all there is. */

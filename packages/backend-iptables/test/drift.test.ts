@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import { endpointSliceObject, serviceObject, upsert } from '@kplane/core/testing';
+import type { SourceEvent } from '@kplane/core';
+import { FakeIptablesClient, type Mode } from '../src/index.js';
+import { canonicalRule } from '../src/client/rule-text.js';
+import { DriftAudit } from '../src/drift-audit.js';
+import { harness } from './support/harness.js';
+
+/** Services s<from>..s<to-1> with one endpoint each, on distinct cluster IPs in 10.96.0.0/16. */
+function services(from: number, to: number): SourceEvent[] {
+  return Array.from({ length: to - from }, (_, offset) => from + offset).flatMap((index) => [
+    upsert(serviceObject(`s${index}`, { clusterIPs: [`10.96.${index >> 8}.${index & 255}`], ports: [{ name: 'http', port: 80 }] })),
+    upsert(endpointSliceObject(`s${index}`, { ports: [{ name: 'http', port: 8080 }], endpoints: [{ ip: `10.244.0.${index % 250 + 1}`, nodeName: 'node-a' }] })),
+  ]);
+}
+
+/** Forty services in a tree of leaves of 4, and someone else's chain and rules in the same tables. */
+async function tampered(mode: Mode = 'nft') {
+  const client = new FakeIptablesClient();
+  client.command(mode, 4, ['-t', 'nat', '-N', 'OTHER']);
+  client.command(mode, 4, ['-t', 'nat', '-A', 'OTHER', '-j', 'RETURN']);
+  client.command(mode, 4, ['-t', 'nat', '-A', 'PREROUTING', '-j', 'OTHER']);
+  const test = harness({ mode, 'leaf-size': '4' }, {}, client);
+  await test.start(services(0, 40));
+  return test;
+}
+
+/** The kernel's KPLANE- chains of one table, to compare with the model. */
+function ownChains(client: FakeIptablesClient, table: 'nat' | 'filter', mode: Mode = 'nft'): Map<string, string[]> {
+  return new Map([...client.chains(mode, 4, table)].filter(([chain]) => chain.startsWith('KPLANE-')));
+}
+
+describe('iptables drift audit', () => {
+  for (const mode of ['nft', 'legacy'] as const) {
+    it(`finds KPLANE-IPS flushed from outside (iptables-${mode}), and [] when nothing was changed`, async () => {
+      const test = await tampered(mode);
+      expect(await test.backend.audit()).toEqual([]);
+      const written = test.backend.tables(4)!.rules('nat', 'KPLANE-IPS')!.length;
+      test.client.command(mode, 4, ['-t', 'nat', '-F', 'KPLANE-IPS']);
+      expect(await test.backend.audit()).toEqual([`iptables-${mode} nat KPLANE-IPS: 0 rules in the kernel, ${written} written`]);
+    });
+  }
+
+  it('finds a missing chain, a deleted hook and a changed rule', async () => {
+    const test = await tampered();
+    const services = test.backend.tables(4)!.rules('nat', 'KPLANE-SERVICES')!;
+    test.client.command('nft', 4, ['-t', 'nat', '-F', 'KPLANE-SERVICES']);
+    test.client.command('nft', 4, ['-t', 'nat', '-F', 'KPLANE-IPS']);
+    test.client.command('nft', 4, ['-t', 'nat', '-X', 'KPLANE-IPS']);
+    test.client.command('nft', 4, ['-t', 'filter', '-D', 'FORWARD', '-m', 'comment', '--comment', 'kplane rejected and dropped service traffic', '-j', 'KPLANE-FILTER']);
+    test.client.command('nft', 4, ['-t', 'filter', '-D', 'KPLANE-FILTER', '-m', 'mark', '--mark', '0x8000/0x8000', '-j', 'DROP']);
+    test.client.command('nft', 4, ['-t', 'filter', '-I', 'KPLANE-FILTER', '-m', 'mark', '--mark', '0x8000/0x8000', '-j', 'ACCEPT']);
+    expect(await test.backend.audit()).toEqual([
+      'iptables-nft filter FORWARD: no hook to KPLANE-FILTER',
+      'iptables-nft nat KPLANE-IPS: missing',
+      `iptables-nft nat KPLANE-SERVICES: 0 rules in the kernel, ${services.length} written`,
+      'iptables-nft filter KPLANE-FILTER: rule 1 is "-m mark --mark 0x8000/0x8000 -j ACCEPT" in the kernel, "-m mark --mark 0x8000/0x8000 -j DROP" written',
+    ]);
+  });
+
+  it('reads a bounded slice per audit, and its window covers every chain in ceil(chains / window) audits', async () => {
+    const test = await tampered();
+    const model = test.backend.tables(4)!;
+    const audit = new DriftAudit(test.client, 10);
+    const chains = ['nat', 'filter'].flatMap((table) => [...model.chainNames(table as 'nat')].map((chain) => `${table} ${chain}`));
+    const top = chains.filter((chain) => /^(nat|filter) KPLANE-(SERVICES|IPS|NODEPORTS|NP-(TCP|UDP|SCTP)|CLUSTER-MASQ|REJECT|DROP|POSTROUTING|FILTER)$/.test(chain));
+    const audits = Math.ceil((chains.length - top.length) / 10);
+    expect(audits).toBeGreaterThan(3);
+    const listed = new Set<string>();
+    for (let round = 0; round < audits; round++) {
+      const before = test.client.listings.length;
+      expect(await audit.run('nft', 4, model)).toEqual([]);
+      const slice = test.client.listings.slice(before).map((listing) => listing.slice('nft/4 '.length));
+      // The six hook chains (nat PREROUTING, OUTPUT, POSTROUTING; filter INPUT, FORWARD, OUTPUT), the top chains, the window.
+      expect(slice).toHaveLength(6 + top.length + 10);
+      for (const chain of slice) listed.add(chain);
+    }
+    for (const chain of chains) expect(listed).toContain(chain);
+  });
+
+  it('finds a rule deleted from a deep chain (a leaf of the tree) within ceil(chains / window) audits', async () => {
+    const test = await tampered();
+    const model = test.backend.tables(4)!;
+    const leaf = [...model.chainNames('nat')].filter((chain) => /^KPLANE-IPS-\d+$/.test(chain)).at(-1)!;
+    const rule = model.rules('nat', leaf)![0]!;
+    test.client.command('nft', 4, ['-t', 'nat', '-D', leaf, ...rule.split(' ')]);
+    const audit = new DriftAudit(test.client, 10);
+    const chains = [...model.chainNames('nat'), ...model.chainNames('filter')].length;
+    let found: string[] = [];
+    let audits = 0;
+    while (found.length === 0 && audits < Math.ceil(chains / 10)) {
+      found = await audit.run('nft', 4, model);
+      audits++;
+    }
+    expect(found).toEqual([`nat ${leaf}: ${model.rules('nat', leaf)!.length - 1} rules in the kernel, ${model.rules('nat', leaf)!.length} written`]);
+  });
+
+  it('never reports nor touches foreign chains and rules, even changed ones; the repair leaves them as they are', async () => {
+    const test = await tampered();
+    test.client.command('nft', 4, ['-t', 'nat', '-F', 'OTHER']);
+    test.client.command('nft', 4, ['-t', 'nat', '-A', 'OTHER', '-j', 'ACCEPT']);
+    test.client.command('nft', 4, ['-t', 'nat', '-A', 'OUTPUT', '-j', 'OTHER']);
+    expect(await test.backend.audit()).toEqual([]);
+    expect(test.client.listings.filter((listing) => listing.endsWith(' OTHER'))).toEqual([]);
+
+    test.client.command('nft', 4, ['-t', 'nat', '-F', 'KPLANE-IPS']);
+    test.engine.start();
+    await test.clock.advance(0);
+    await test.clock.advance(5000);
+    expect(await test.backend.audit()).toEqual([]);
+    const nat = test.client.chains('nft', 4, 'nat');
+    expect(nat.get('OTHER')).toEqual(['-j ACCEPT']);
+    expect(nat.get('PREROUTING')).toContain('-j OTHER');
+    expect(nat.get('OUTPUT')).toContain('-j OTHER');
+    await test.engine.stop();
+  });
+
+  it('behind core\'s engine: a flushed KPLANE-IPS is found by the next audit (default period) and repaired by a full sync', async () => {
+    const test = await tampered();
+    test.engine.start();
+    await test.clock.advance(0);
+    const model = test.backend.tables(4)!;
+    const before = ownChains(test.client, 'nat');
+    test.client.command('nft', 4, ['-t', 'nat', '-F', 'KPLANE-IPS']);
+    await test.clock.advance(test.config.auditPeriodMs);
+    expect(ownChains(test.client, 'nat')).toEqual(before);
+    expect(ownChains(test.client, 'nat')).toEqual(model.writtenChains('nat'));
+    await test.engine.stop();
+  });
+});
+
+describe('canonicalRule', () => {
+  it('compares the rules kplane writes equal to how iptables 1.8.9 prints them (-S, iptables-save)', () => {
+    const pairs: [written: string, printed: string][] = [
+      ['-j MARK --or-mark 0x4000', '-j MARK --set-xmark 0x4000/0x4000'],
+      ['-j MARK --xor-mark 0x4000', '-j MARK --set-xmark 0x4000/0x0'],
+      ['-m statistic --mode random --probability 0.5000000000 -j KPLANE-SEP-A', '-m statistic --mode random --probability 0.50000000000 -j KPLANE-SEP-A'],
+      ['-p udp -m recent --name KPLANE-SEP-A --set -j DNAT --to-destination 10.244.0.3:5353',
+        '-p udp -m recent --set --name KPLANE-SEP-A --mask 255.255.255.255 --rsource -j DNAT --to-destination 10.244.0.3:5353'],
+      ['-m recent --name KPLANE-SEP-A --rcheck --seconds 600 --reap -j KPLANE-SEP-A',
+        '-m recent --rcheck --seconds 600 --reap --name KPLANE-SEP-A --mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff --rsource -j KPLANE-SEP-A'],
+      ['-m mark --mark 0x2000/0x2000 -j REJECT', '-m mark --mark 0x2000/0x2000 -j REJECT --reject-with icmp-port-unreachable'],
+      ['-m mark --mark 0x2000/0x2000 -j REJECT', '-m mark --mark 0x2000/0x2000 -j REJECT --reject-with icmp6-port-unreachable'],
+      ['-m comment --comment "kplane service portals" -j KPLANE-SERVICES', '-m comment --comment "kplane service portals" -j KPLANE-SERVICES'],
+    ];
+    for (const [written, printed] of pairs) expect(canonicalRule(printed)).toBe(canonicalRule(written));
+  });
+
+  it('tells apart rules that differ in a target, an address, a port or a mark', () => {
+    const rule = '-d 10.96.0.1/32 -p tcp -m tcp --dport 80 -j KPLANE-SVC-A';
+    for (const other of [
+      '-d 10.96.0.1/32 -p tcp -m tcp --dport 80 -j KPLANE-SVC-B', '-d 10.96.0.2/32 -p tcp -m tcp --dport 80 -j KPLANE-SVC-A',
+      '-d 10.96.0.1/32 -p tcp -m tcp --dport 81 -j KPLANE-SVC-A', '-d 10.96.0.1/32 -p tcp -m tcp --dport 80 -j ACCEPT',
+    ]) expect(canonicalRule(other)).not.toBe(canonicalRule(rule));
+    expect(canonicalRule('-j MARK --or-mark 0x4000')).not.toBe(canonicalRule('-j MARK --set-xmark 0x2000/0x2000'));
+    expect(canonicalRule('-p tcp -m mark --mark 0x2000/0x2000 -j REJECT --reject-with tcp-reset')).not.toBe(canonicalRule('-p tcp -m mark --mark 0x2000/0x2000 -j REJECT'));
+  });
+});
