@@ -1,11 +1,11 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Running the kplane CLI from its sources, under a PATH of recording tool shims. */
 
-const ROOT = new URL('../../../../', import.meta.url).pathname;
+export const ROOT = new URL('../../../../', import.meta.url).pathname;
 export const CLI = [process.execPath, '--conditions=kplane-source', '--import', 'tsx', 'packages/core/src/cli/main.ts'] as const;
 /** Every tool a backend runs, by the name it is looked up as. */
 const TOOLS = [
@@ -26,6 +26,36 @@ export function toolShims(missing: readonly string[] = []): { env: NodeJS.Proces
     env: { ...process.env, PATH: dir, HOME: dir, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' },
     calls: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []),
   };
+}
+
+/** How a fault shim treats the calls it intercepts: through to the real tool, exit 1 with a message on stderr, or never return. */
+export type FaultMode = 'pass' | 'fail' | 'hang';
+
+/**
+ * Shims of real tools for a PATH that puts them first: each call goes through to the real tool,
+ * except calls whose arguments match the tool's shell `case` pattern (`'-f -'` for nft's applies),
+ * which follow the mode set last: fail (exit 1, `<tool>: injected failure ...` on stderr, after
+ * reading the input) or hang.
+ */
+export function faultShims(patterns: Readonly<Record<string, string>>): { path: string; setMode(mode: FaultMode): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'kplane-fault-shims-'));
+  const modeFile = join(dir, 'mode');
+  writeFileSync(modeFile, 'pass');
+  for (const [tool, pattern] of Object.entries(patterns)) {
+    const real = execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
+    writeFileSync(join(dir, tool), [
+      '#!/bin/sh',
+      `case "$*" in ${pattern})`,
+      `  case "$(cat '${modeFile}')" in`,
+      `    fail) cat >/dev/null; echo "${tool}: injected failure (kplane fault shim)" >&2; exit 1 ;;`,
+      '    hang) exec sleep 3600 ;;',
+      '  esac ;;',
+      'esac',
+      `exec ${real} "$@"`,
+      '',
+    ].join('\n'), { mode: 0o755 });
+  }
+  return { path: `${dir}:${process.env.PATH ?? ''}`, setMode: (mode) => writeFileSync(modeFile, mode) };
 }
 
 /** The exit of `kplane ARGS`, killed after `limitMs` if it has not ended (a hang must fail the test, not stall it). */
