@@ -1,4 +1,5 @@
-import type { NftFamily, NftTransaction } from './transaction.js';
+import type { TableListing } from './listing.js';
+import type { NftFamily, NftTransaction, SetReference } from './transaction.js';
 
 /** Names of the objects in one of kplane's tables, as the kernel holds them. */
 export interface TableContents {
@@ -13,4 +14,11 @@ export interface NftClient {
   run(transaction: NftTransaction): Promise<void>;
   /** Names in kplane's table of one family (no elements), or null when the table does not exist. */
   list(family: NftFamily, table: string): Promise<TableContents | null>;
+  /**
+   * kplane's table of one family with its chains' rules and its sets: with every element, or none
+   * (`terse`: `nft -t`, cheap at any size); null when the table does not exist. For the drift audit.
+   */
+  listTable(family: NftFamily, table: string, options: { readonly terse: boolean }): Promise<TableListing | null>;
+  /** One set or map of kplane's table with its elements; null when it does not exist. For the drift audit. */
+  listSet(family: NftFamily, table: string, set: SetReference): Promise<TableListing | null>;
 }

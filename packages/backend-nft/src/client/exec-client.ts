@@ -1,6 +1,7 @@
 import { ToolError, type Executor } from '@kplane/core';
 import type { NftClient, TableContents } from './client.js';
-import type { NftFamily, NftTransaction } from './transaction.js';
+import { parseListing, tableContents, type TableListing } from './listing.js';
+import type { NftFamily, NftTransaction, SetReference } from './transaction.js';
 
 /** The real client: `nft -f -` through core's executor (so `kplane plan` records it). */
 export class ExecNftClient implements NftClient {
@@ -12,16 +13,28 @@ export class ExecNftClient implements NftClient {
   }
 
   async list(family: NftFamily, table: string): Promise<TableContents | null> {
-    let listing: string;
+    // -t (terse) leaves out set elements: cheap even with 50K services.
+    const listing = await this.listTable(family, table, { terse: true });
+    return listing && tableContents(listing);
+  }
+
+  listTable(family: NftFamily, table: string, { terse }: { readonly terse: boolean }): Promise<TableListing | null> {
+    return this.read([...(terse ? ['-t'] : []), 'list', 'table', family, table], !terse);
+  }
+
+  listSet(family: NftFamily, table: string, set: SetReference): Promise<TableListing | null> {
+    return this.read(['list', set.kind, family, table, set.name], true);
+  }
+
+  /** A listing, or null when what it names does not exist. */
+  private async read(args: string[], withElements: boolean): Promise<TableListing | null> {
+    let text: string;
     try {
-      // -t (terse) leaves out set elements: cheap even with 50K services.
-      listing = await this.executor.read({ tool: 'nft', args: ['-t', 'list', 'table', family, table] });
+      text = await this.executor.read({ tool: 'nft', args });
     } catch (error) {
       if (error instanceof ToolError && /No such file or directory/.test(error.stderr)) return null;
       throw error;
     }
-    const names = { chain: new Set<string>(), set: new Set<string>(), map: new Set<string>() };
-    for (const match of listing.matchAll(/^\s*(chain|set|map) (\S+) \{/gm)) names[match[1] as 'chain' | 'set' | 'map'].add(match[2]!);
-    return listing.trim() === '' ? null : { chains: names.chain, sets: names.set, maps: names.map };
+    return text.trim() === '' ? null : parseListing(text, withElements);
   }
 }

@@ -1,5 +1,6 @@
 import type { NftClient, TableContents } from './client.js';
-import type { BaseChainSpec, NftFamily, NftTransaction } from './transaction.js';
+import type { ListedSet, TableListing } from './listing.js';
+import type { BaseChainSpec, NftFamily, NftTransaction, SetReference } from './transaction.js';
 
 interface FakeRule {
   readonly handle: number;
@@ -61,7 +62,10 @@ export class FakeNftClient implements NftClient {
     this.transactions.push(transaction);
   }
 
-  /** Applies `nft -f` text: every command or, when one is refused, none. */
+  /**
+   * Applies `nft -f` text: every command or, when one is refused, none. Not recorded in
+   * `transactions`: tests also tamper with the tables through it, as `nft` run from outside does.
+   */
   apply(text: string): void {
     const next = cloneTables(this.tables);
     text.split('\n').forEach((line, index) => {
@@ -80,6 +84,21 @@ export class FakeNftClient implements NftClient {
     if (!found) return null;
     const names = (kind: 'set' | 'map') => new Set([...found.sets].filter(([, set]) => set.kind === kind).map(([name]) => name));
     return { chains: new Set(found.chains.keys()), sets: names('set'), maps: names('map') };
+  }
+
+  async listTable(family: NftFamily, table: string, { terse }: { readonly terse: boolean }): Promise<TableListing | null> {
+    const found = this.tables.get(`${family} ${table}`);
+    if (!found) return null;
+    const chains = new Map([...found.chains].map(([name, chain]) => [name, {
+      base: chain.base && { type: chain.base.type, hook: chain.base.hook },
+      rules: chain.rules.map((rule) => rule.text),
+    }]));
+    return { chains, sets: new Map([...found.sets].map(([name, set]) => [name, listedSet(set, terse)])) };
+  }
+
+  async listSet(family: NftFamily, table: string, { kind, name }: SetReference): Promise<TableListing | null> {
+    const set = this.tables.get(`${family} ${table}`)?.sets.get(name);
+    return set?.kind === kind ? { chains: new Map(), sets: new Map([[name, listedSet(set, false)]]) } : null;
   }
 
   /** Elements of one set or map (for assertions). */
@@ -266,6 +285,10 @@ function must<T>(value: T | undefined | false, message: string): T {
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function listedSet(set: FakeSet, terse: boolean): ListedSet {
+  return terse ? { kind: set.kind } : { kind: set.kind, elements: new Map(set.elements) };
 }
 
 function cloneTables(tables: Map<string, FakeTable>): Map<string, FakeTable> {

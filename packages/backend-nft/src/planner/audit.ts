@@ -1,0 +1,105 @@
+import type { ProxyConfig } from '@kplane/core';
+import type { ListedChain, ListedSet, TableListing } from '../client/listing.js';
+import type { NftFamily } from '../client/transaction.js';
+import { baseChains, generationLayout, generationName, parsePick, pickChainName, pickChainRule } from './layout.js';
+import type { WrittenTable } from './written-table.js';
+
+/** A chain kplane wrote: its hook (base chains) and rules as written. */
+interface ExpectedChain {
+  readonly base?: ListedChain['base'];
+  readonly rules: readonly string[];
+}
+
+/** A set or map kplane wrote; `elements` is absent for affinity sets, which the kernel fills itself. */
+interface ExpectedSet {
+  readonly kind: 'set' | 'map';
+  readonly elements?: ReadonlyMap<string, string | undefined>;
+}
+
+/** What one family's table holds according to the backend's model (what the last sync wrote). */
+export interface ExpectedTable {
+  readonly chains: ReadonlyMap<string, ExpectedChain>;
+  readonly sets: ReadonlyMap<string, ExpectedSet>;
+}
+
+/**
+ * The table a model stands for, rebuilt from it as a full sync would write it: base chains, the
+ * generation's layout, pick and affinity chains, and every element of the generation's sets
+ * (computed again from each port's state: one pass over the ports, the costly part of an audit).
+ */
+export function expectedTable(table: WrittenTable, config: ProxyConfig): ExpectedTable {
+  const generation = table.generation;
+  const layout = generationLayout(table.family, config, generation, table.serviceCIDRs);
+  const chains = new Map<string, ExpectedChain>();
+  for (const base of baseChains(generation)) chains.set(base.name, { base: { type: base.spec.type, hook: base.spec.hook }, rules: base.rules });
+  for (const chain of layout.chains) chains.set(chain.name, { rules: chain.rules });
+  for (const pick of [...table.pickRefs.keys()].map(parsePick)) chains.set(pickChainName(pick, generation), { rules: [pickChainRule(table.family, pick, generation)] });
+  for (const [name, rules] of table.affinityChains) chains.set(name, { rules });
+
+  const elements = new Map(layout.sets.map((set) => [set.name, new Map<string, string | undefined>()]));
+  for (const state of table.states.values()) {
+    for (const element of table.contributionOf(state)?.elements ?? []) {
+      elements.get(generationName(element.set, generation))?.set(normalise(element.key), element.value);
+    }
+  }
+  const sets = new Map<string, ExpectedSet>(layout.sets.map((set) => [set.name, { kind: set.kind, elements: elements.get(set.name)! }]));
+  for (const name of table.affinitySets.keys()) sets.set(name, { kind: 'set' });
+  return { chains, sets };
+}
+
+/**
+ * Where the listed table's structure differs from the expected one: a missing table, chain, set or
+ * map, one kplane did not write, a base chain on another hook, a chain whose rules were flushed,
+ * added or replaced. Rules are compared by count and by what they refer to (jump and goto targets,
+ * @sets), which nft prints as written; the rest of a rule nft spells its own way (`reject with tcp
+ * reset`, `0x00004000`, one-element sets as comparisons).
+ */
+export function structureDrift(family: NftFamily, expected: ExpectedTable, listing: TableListing | null): string[] {
+  if (!listing) return [`${family}: table kplane is missing`];
+  const drift: string[] = [];
+  for (const [name, chain] of expected.chains) {
+    const listed = listing.chains.get(name);
+    if (!listed) {
+      drift.push(`${family}: chain ${name} is missing`);
+    } else if (chain.base && (listed.base?.type !== chain.base.type || listed.base.hook !== chain.base.hook)) {
+      drift.push(`${family}: chain ${name} is not a ${chain.base.type} chain on hook ${chain.base.hook}`);
+    } else if (listed.rules.length !== chain.rules.length) {
+      drift.push(`${family}: chain ${name} has ${listed.rules.length} rules, kplane wrote ${chain.rules.length}`);
+    } else {
+      const index = chain.rules.findIndex((rule, i) => references(rule) !== references(listed.rules[i]!));
+      if (index >= 0) drift.push(`${family}: chain ${name} rule ${index + 1} is "${listed.rules[index]}", kplane wrote "${chain.rules[index]}"`);
+    }
+  }
+  for (const name of listing.chains.keys()) if (!expected.chains.has(name)) drift.push(`${family}: chain ${name} was not written by kplane`);
+  for (const [name, set] of expected.sets) {
+    const listed = listing.sets.get(name);
+    if (listed?.kind !== set.kind) drift.push(`${family}: ${set.kind} ${name} is missing`);
+  }
+  for (const [name, set] of listing.sets) if (!expected.sets.has(name)) drift.push(`${family}: ${set.kind} ${name} was not written by kplane`);
+  return drift;
+}
+
+/** Elements of one set or map that differ from what kplane wrote: missing, added or with another value. */
+export function elementDrift(family: NftFamily, name: string, expected: ReadonlyMap<string, string | undefined>, listed: ListedSet | undefined): string[] {
+  if (!listed?.elements) return [`${family}: ${name} is missing`];
+  const drift: string[] = [];
+  const seen = new Set<string>();
+  for (const [rawKey, value] of listed.elements) {
+    const key = normalise(rawKey);
+    seen.add(key);
+    if (!expected.has(key)) drift.push(`${family}: ${name} holds ${key}, which kplane did not write`);
+    else if (expected.get(key) !== value) drift.push(`${family}: ${name} maps ${key} to ${value}, kplane wrote ${expected.get(key)}`);
+  }
+  for (const key of expected.keys()) if (!seen.has(key)) drift.push(`${family}: ${name} lacks ${key}`);
+  return drift;
+}
+
+/** The chains and sets a rule names, in order. */
+function references(rule: string): string {
+  return (rule.match(/\b(?:jump|goto) [\w-]+|@[\w-]+/g) ?? []).join(' ');
+}
+
+/** A key as nft lists it: a host prefix (`/32`, `/128`) is shown as the bare address. */
+function normalise(key: string): string {
+  return key.replace(/\/(?:32|128)\b/g, '');
+}
