@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG, createLogger, createProxy, type Proxy } from '@kplane/core';
+import { endpointSliceObject, serviceObject, upsert } from '@kplane/core/testing';
+import { SANDBOX_NETWORK, Sandbox } from '@kplane/conformance';
+import nft from '../src/index.js';
+
+const SERVICE_IP = '10.96.7.1';
+/** Tampering must be repaired this fast with the default flags (issue 15). */
+const REPAIR_MS = 10_000;
+const FOREIGN = `table ip foreign {
+	set blocked {
+		type ipv4_addr
+		elements = { 192.0.2.99 }
+	}
+
+	chain input {
+		type filter hook input priority filter; policy accept;
+		ip saddr @blocked drop
+	}
+}
+`;
+
+/**
+ * Tampering from outside, in a sandbox of network namespaces: kplane's agent (the engine on the
+ * real clock with the default --audit-period, the real ExecNftClient) programs a Service; someone
+ * deletes its table, flushes one of its chains, deletes a map element; the audit finds each and the
+ * full sync it triggers restores traffic within 10 s. A foreign table beside kplane's is never touched.
+ */
+describe('nft: drift from outside is repaired', () => {
+  let sandbox: Sandbox;
+  let proxy: Proxy;
+  const nftInNode = (...args: string[]): Promise<string> => sandbox.inNode('nft', args);
+  const generation = async (): Promise<string> => /chain services-g(\d+) /.exec(await nftInNode('-t', 'list', 'table', 'ip', 'kplane'))![1]!;
+
+  /** True when a client pod's connection to the Service reaches the endpoint. */
+  const reaches = async (): Promise<boolean> => (await sandbox.client.tcp(SERVICE_IP, 80, { timeoutMs: 300 })).ok;
+
+  /** Milliseconds until traffic works again; fails past REPAIR_MS (plus the probe's own timeout). */
+  async function timeToRepair(): Promise<number> {
+    const started = Date.now();
+    while (!(await reaches())) {
+      if (Date.now() - started > REPAIR_MS) throw new Error(`traffic to ${SERVICE_IP} not restored within ${REPAIR_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return Date.now() - started;
+  }
+
+  beforeAll(async () => {
+    sandbox = await Sandbox.create();
+    await sandbox.inNode('nft', ['-f', '-'], FOREIGN);
+    const config = {
+      ...DEFAULT_CONFIG,
+      nodeName: SANDBOX_NETWORK.nodeName,
+      nodeIPs: SANDBOX_NETWORK.nodeIPs,
+      clusterCIDRs: SANDBOX_NETWORK.clusterCIDRs,
+    };
+    proxy = createProxy({ config, executor: sandbox.executor, logger: createLogger(process.env.KPLANE_LOG ?? 'silent') }, nft);
+    await proxy.backend.init();
+    proxy.engine.handle([
+      upsert(serviceObject('web', { clusterIPs: [SERVICE_IP], ports: [{ name: 'http', port: 80, targetPort: 8080 }] })),
+      upsert(endpointSliceObject('web', { ports: [{ name: 'http', port: 8080 }], endpoints: [{ ip: sandbox.pod('a').ipv4, nodeName: SANDBOX_NETWORK.nodeName }] })),
+    ]);
+    proxy.engine.start();
+    await timeToRepair();
+  }, 60_000);
+
+  afterAll(async () => {
+    await proxy?.engine.stop();
+    await proxy?.backend.cleanup().catch(() => {});
+    await sandbox?.destroy();
+  });
+
+  it('the audit finds nothing in the table kplane wrote (nft\'s own spelling of rules and elements)', async () => {
+    expect(await proxy.backend.audit!()).toEqual([]);
+  });
+
+  const tampering: [string, (g: string) => string[]][] = [
+    ['nft delete table ip kplane', () => ['delete', 'table', 'ip', 'kplane']],
+    ['nft flush chain of kplane\'s services chain', (g) => ['flush', 'chain', 'ip', 'kplane', `services-g${g}`]],
+    ['nft delete element of the endpoint map', (g) => ['delete', 'element', 'ip', 'kplane', `endpoints-tcp-g${g}`, `{ ${SERVICE_IP} . tcp . 80 . 0 }`]],
+  ];
+  for (const [index, [name, command]] of tampering.entries()) {
+    it(`${name}: traffic stops, and works again within 10 s`, async () => {
+      expect(await reaches()).toBe(true);
+      await nftInNode(...command(await generation()));
+      expect(await reaches()).toBe(false);
+      const ms = await timeToRepair();
+      expect(ms).toBeLessThan(REPAIR_MS);
+      const drift = await proxy.metrics.registry.getSingleMetricAsString('kplane_drift_detected_total');
+      expect(drift).toContain(`kplane_drift_detected_total{backend="nft"} ${index + 1}`);
+      expect(await proxy.backend.audit!()).toEqual([]);
+    }, 30_000);
+  }
+
+  it('the foreign table in the same namespace is untouched', async () => {
+    expect(await nftInNode('list', 'table', 'ip', 'foreign')).toBe(FOREIGN.trimEnd());
+  });
+});
