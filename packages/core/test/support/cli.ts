@@ -28,34 +28,48 @@ export function toolShims(missing: readonly string[] = []): { env: NodeJS.Proces
   };
 }
 
-/** How a fault shim treats the calls it intercepts: through to the real tool, exit 1 with a message on stderr, or never return. */
-export type FaultMode = 'pass' | 'fail' | 'hang';
+/**
+ * How a fault shim treats the calls it intercepts: through to the real tool, exit 1 with a message
+ * on stderr, never return, or fail only the calls numbered in `failCalls` (counted from 1 when the
+ * mode is set: one batch of a split sync).
+ */
+export type FaultMode = 'pass' | 'fail' | 'hang' | { readonly failCalls: readonly number[] };
 
 /**
  * Shims of real tools for a PATH that puts them first: each call goes through to the real tool,
  * except calls whose arguments match the tool's shell `case` pattern (`'-f -'` for nft's applies),
- * which follow the mode set last: fail (exit 1, `<tool>: injected failure ...` on stderr, after
- * reading the input) or hang.
+ * which follow the mode set last. A failing call reads its input, then exits 1 with
+ * `<tool>: injected failure (kplane fault shim)` on stderr.
  */
-export function faultShims(patterns: Readonly<Record<string, string>>): { path: string; setMode(mode: FaultMode): void } {
+export function faultShims(patterns: Readonly<Record<string, string>>): { path: string; setMode(mode: FaultMode): void; intercepted(): number } {
   const dir = mkdtempSync(join(tmpdir(), 'kplane-fault-shims-'));
   const modeFile = join(dir, 'mode');
-  writeFileSync(modeFile, 'pass');
+  const countFile = join(dir, 'count');
+  const setMode = (mode: FaultMode): void => {
+    writeFileSync(countFile, '0');
+    writeFileSync(modeFile, typeof mode === 'string' ? mode : `calls: ${mode.failCalls.join(' ')} `);
+  };
+  setMode('pass');
   for (const [tool, pattern] of Object.entries(patterns)) {
     const real = execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
+    const fail = `cat >/dev/null; echo "${tool}: injected failure (kplane fault shim)" >&2; exit 1`;
     writeFileSync(join(dir, tool), [
       '#!/bin/sh',
       `case "$*" in ${pattern})`,
-      `  case "$(cat '${modeFile}')" in`,
-      `    fail) cat >/dev/null; echo "${tool}: injected failure (kplane fault shim)" >&2; exit 1 ;;`,
+      // Calls are counted one at a time: the tests run split syncs with one transaction at a time.
+      `  n=$(( $(cat '${countFile}') + 1 )); echo "$n" > '${countFile}'`,
+      `  mode=$(cat '${modeFile}')`,
+      '  case "$mode" in',
+      `    fail) ${fail} ;;`,
       '    hang) exec sleep 3600 ;;',
+      `    calls:*) case "$mode" in *" $n "*) ${fail} ;; esac ;;`,
       '  esac ;;',
       'esac',
       `exec ${real} "$@"`,
       '',
     ].join('\n'), { mode: 0o755 });
   }
-  return { path: `${dir}:${process.env.PATH ?? ''}`, setMode: (mode) => writeFileSync(modeFile, mode) };
+  return { path: `${dir}:${process.env.PATH ?? ''}`, setMode, intercepted: () => Number(readFileSync(countFile, 'utf8')) };
 }
 
 /** The exit of `kplane ARGS`, killed after `limitMs` if it has not ended (a hang must fail the test, not stall it). */
