@@ -1,0 +1,111 @@
+/**
+ * Measures the drift audit at scale, in network namespaces of its own (root needed): N ClusterIP
+ * services with one endpoint each in the tree layout, for each mode, after a full sync:
+ * - one audit (`backend.audit()`, both families) and one DriftAudit pass per window size asked for:
+ *   wall time, the agent's CPU, chains listed and tool calls;
+ * - beside it, what a full listing costs: `iptables-<mode>-save` of nat and filter;
+ * - the worst case number of audits before a flushed tree chain, or another deep chain, is read.
+ *
+ *   npx tsx --conditions=kplane-source packages/backend-iptables/scripts/measure-audit.ts [--services 20000] [--modes nft,legacy] [--windows 10,50,200] [--rounds 5]
+ */
+import { parseArgs } from 'node:util';
+import { DEFAULT_CONFIG, createLogger, createProxy, type Batch, type Executor, type Query, type SourceEvent } from '@kplane/core';
+import { endpointSliceObject, serviceObject } from '@kplane/core/testing';
+import plugin, { ExecIptablesClient, type IptablesBackend, type Mode } from '../src/index.js';
+import { AUDIT_WINDOW, DriftAudit, TOP_CHAINS, TREE_CHAIN } from '../src/drift-audit.js';
+import { TestNetwork } from '../test/support/netns.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    services: { type: 'string', default: '20000' },
+    modes: { type: 'string', default: 'nft,legacy' },
+    windows: { type: 'string', default: `${AUDIT_WINDOW},50,200` },
+    rounds: { type: 'string', default: '5' },
+  },
+});
+const SERVICES = Number(flags.services);
+const ROUNDS = Number(flags.rounds);
+
+/** Counts and times the reads (listings) the audit makes. */
+class CountingExecutor implements Executor {
+  readonly live = true;
+  reads = 0;
+
+  constructor(private readonly inner: Executor) {}
+
+  apply(batch: Batch): Promise<void> {
+    return this.inner.apply(batch);
+  }
+
+  read(query: Query): Promise<string> {
+    this.reads++;
+    return this.inner.read(query);
+  }
+}
+
+function upsert(object: Record<string, unknown>): SourceEvent {
+  return { action: 'upsert', kind: object.kind as 'Service', object };
+}
+
+function world(count: number): SourceEvent[] {
+  return Array.from({ length: count }, (_, index) => [
+    upsert(serviceObject(`s${index}`, { clusterIPs: [`10.${96 + (index >> 16)}.${(index >> 8) & 255}.${index & 255}`], ports: [{ name: 'http', port: 80 }] })),
+    upsert(endpointSliceObject(`s${index}`, { name: `s${index}-4`, ports: [{ name: 'http', port: 8080 }], endpoints: [{ ip: `10.244.${(index >> 8) & 255}.${index & 255}`, nodeName: 'n' }] })),
+  ]).flat();
+}
+
+const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const round = (value: number): number => Number(value.toFixed(1));
+
+/** Wall and CPU (ms, medians over the rounds) and reads of one call. */
+async function timed(executor: CountingExecutor, work: () => Promise<unknown>): Promise<{ wallMs: number; cpuMs: number; reads: number }> {
+  const walls: number[] = [];
+  const cpus: number[] = [];
+  let reads = 0;
+  for (let index = 0; index < ROUNDS; index++) {
+    const before = executor.reads;
+    const cpu = process.cpuUsage();
+    const start = performance.now();
+    const result = await work();
+    walls.push(performance.now() - start);
+    const used = process.cpuUsage(cpu);
+    cpus.push((used.user + used.system) / 1000);
+    reads = executor.reads - before;
+    if (Array.isArray(result) && result.length > 0) throw new Error(`unexpected drift: ${result.slice(0, 3).join('; ')}`);
+  }
+  return { wallMs: round(median(walls)), cpuMs: round(median(cpus)), reads };
+}
+
+for (const mode of flags.modes.split(',') as Mode[]) {
+  const network = await TestNetwork.create();
+  try {
+    const executor = new CountingExecutor(network.executor);
+    const { engine, backend } = createProxy({
+      config: { ...DEFAULT_CONFIG, nodeName: 'n', clusterCIDRs: ['10.250.1.0/24'], backendOptions: new Map([['mode', mode]]) },
+      executor,
+      logger: createLogger(process.env.KPLANE_LOG ?? 'warn'),
+    }, plugin);
+    const iptables = backend as IptablesBackend;
+    await iptables.init();
+    engine.handle(world(SERVICES));
+    if (!(await engine.sync())) throw new Error('full sync failed');
+    const model = iptables.tables(4)!;
+    const names = [...model.chainNames('nat'), ...model.chainNames('filter')];
+    const top = names.filter((chain) => TOP_CHAINS.has(chain)).length;
+    const tree = names.filter((chain) => TREE_CHAIN.test(chain)).length;
+    const result: Record<string, unknown> = { mode, services: SERVICES, chains: names.length, top, tree };
+    result.audit = await timed(executor, () => iptables.audit());
+    for (const window of flags.windows.split(',').map(Number)) {
+      const audit = new DriftAudit(new ExecIptablesClient(executor), window);
+      // A chain flushed just after the window passed it is read again once the window went round.
+      const worst = (count: number) => (mode === 'legacy' ? 1 : Math.ceil(count / window));
+      result[`window${window}`] = { ...(await timed(executor, () => audit.run(mode, 4, model))), worstTreeAudits: worst(tree), worstOtherAudits: worst(names.length - top - tree) };
+    }
+    result.fullSave = await timed(executor, async () => {
+      for (const table of ['nat', 'filter']) await executor.read({ tool: `iptables-${mode}-save`, args: ['-t', table] });
+    });
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    await network.destroy();
+  }
+}
