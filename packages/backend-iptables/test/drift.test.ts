@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { endpointSliceObject, serviceObject, upsert } from '@kplane/core/testing';
-import type { SourceEvent } from '@kplane/core';
-import { FakeIptablesClient, type Mode } from '../src/index.js';
+import { FakeExecutor, endpointSliceObject, serviceObject, upsert } from '@kplane/core/testing';
+import { ToolError, type SourceEvent } from '@kplane/core';
+import { ExecIptablesClient, FakeIptablesClient, type Mode } from '../src/index.js';
 import { canonicalRule } from '../src/client/rule-text.js';
 import { DriftAudit, TOP_CHAINS, TREE_CHAIN } from '../src/drift-audit.js';
 import { harness } from './support/harness.js';
@@ -156,5 +156,26 @@ describe('canonicalRule', () => {
     ]) expect(canonicalRule(other)).not.toBe(canonicalRule(rule));
     expect(canonicalRule('-j MARK --or-mark 0x4000')).not.toBe(canonicalRule('-j MARK --set-xmark 0x2000/0x2000'));
     expect(canonicalRule('-p tcp -m mark --mark 0x2000/0x2000 -j REJECT --reject-with tcp-reset')).not.toBe(canonicalRule('-p tcp -m mark --mark 0x2000/0x2000 -j REJECT'));
+  });
+});
+
+describe('ExecIptablesClient.listChain', () => {
+  it('runs `ip(6)tables-<mode> -w 5 -t <table> -S <chain>`; a missing chain (as legacy and nft mode 1.8 say it) is null, another failure throws', async () => {
+    const missing = (message: string) => () => {
+      throw new ToolError('iptables', 1, message);
+    };
+    const executor = new FakeExecutor({
+      'iptables-nft -w 5 -t nat -S KPLANE-IPS': '-N KPLANE-IPS\n-A KPLANE-IPS -j KPLANE-REJECT\n',
+      'iptables-legacy -w 5 -t nat -S KPLANE-GONE': missing('iptables: No chain/target/match by that name.'),
+      'ip6tables-nft -w 5 -t nat -S KPLANE-GONE': missing("# Warning: ip6tables-legacy tables present\nip6tables v1.8.9 (nf_tables): chain `KPLANE-GONE' in table `nat' is incompatible, use 'nft' tool."),
+      'iptables-nft -w 5 -t filter -S KPLANE-FILTER': () => {
+        throw new ToolError('iptables', 4, 'Another app is currently holding the xtables lock');
+      },
+    });
+    const client = new ExecIptablesClient(executor);
+    expect(await client.listChain('nft', 4, 'nat', 'KPLANE-IPS')).toBe('-N KPLANE-IPS\n-A KPLANE-IPS -j KPLANE-REJECT\n');
+    expect(await client.listChain('legacy', 4, 'nat', 'KPLANE-GONE')).toBeNull();
+    expect(await client.listChain('nft', 6, 'nat', 'KPLANE-GONE')).toBeNull();
+    await expect(client.listChain('nft', 4, 'filter', 'KPLANE-FILTER')).rejects.toThrow(/xtables lock/);
   });
 });
