@@ -1,12 +1,12 @@
 /**
  * Measures the drift audit at scale, in network namespaces of its own (root needed): N ClusterIP
- * services with one endpoint each in the tree layout, for each mode, after a full sync:
+ * services with one endpoint each in the tree layout (or --layout flat), for each mode, after a full sync:
  * - one audit (`backend.audit()`, both families) and one DriftAudit pass per window size asked for:
  *   wall time, the agent's CPU, chains listed and tool calls;
  * - beside it, what a full listing costs: `iptables-<mode>-save` of nat and filter;
  * - the worst case number of audits before a flushed tree chain, or another deep chain, is read.
  *
- *   npx tsx --conditions=kplane-source packages/backend-iptables/scripts/measure-audit.ts [--services 20000] [--modes nft,legacy] [--windows 10,50,200] [--rounds 5]
+ *   npx tsx --conditions=kplane-source packages/backend-iptables/scripts/measure-audit.ts [--services 20000] [--modes nft,legacy] [--windows 10,50,200] [--rounds 5] [--layout tree|flat]
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG, createLogger, createProxy, type Batch, type Executor, type Query, type SourceEvent } from '@kplane/core';
@@ -21,6 +21,7 @@ const { values: flags } = parseArgs({
     modes: { type: 'string', default: 'nft,legacy' },
     windows: { type: 'string', default: `${AUDIT_WINDOW},50,200` },
     rounds: { type: 'string', default: '5' },
+    layout: { type: 'string', default: 'tree' },
   },
 });
 const SERVICES = Number(flags.services);
@@ -81,7 +82,7 @@ for (const mode of flags.modes.split(',') as Mode[]) {
   try {
     const executor = new CountingExecutor(network.executor);
     const { engine, backend } = createProxy({
-      config: { ...DEFAULT_CONFIG, nodeName: 'n', clusterCIDRs: ['10.250.1.0/24'], backendOptions: new Map([['mode', mode]]) },
+      config: { ...DEFAULT_CONFIG, nodeName: 'n', clusterCIDRs: ['10.250.1.0/24'], backendOptions: new Map([['mode', mode], ['layout', flags.layout]]) },
       executor,
       logger: createLogger(process.env.KPLANE_LOG ?? 'warn'),
     }, plugin);
@@ -93,7 +94,7 @@ for (const mode of flags.modes.split(',') as Mode[]) {
     const names = [...model.chainNames('nat'), ...model.chainNames('filter')];
     const top = names.filter((chain) => TOP_CHAINS.has(chain)).length;
     const tree = names.filter((chain) => TREE_CHAIN.test(chain)).length;
-    const result: Record<string, unknown> = { mode, services: SERVICES, chains: names.length, top, tree };
+    const result: Record<string, unknown> = { mode, layout: flags.layout, services: SERVICES, chains: names.length, top, tree };
     result.audit = await timed(executor, () => iptables.audit());
     for (const window of flags.windows.split(',').map(Number)) {
       const audit = new DriftAudit(new ExecIptablesClient(executor), window);
