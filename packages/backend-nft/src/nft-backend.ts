@@ -1,23 +1,26 @@
 import {
   FEATURES, TOKENS, conntrackConnections, ensureForwardAccept, inject, injectable, removeForwardAccept,
-  type DataplaneBackend, type Endpoint, type Executor, type Feature, type Logger, type ProxyConfig, type SyncRequest,
+  type Clock, type DataplaneBackend, type Endpoint, type Executor, type Feature, type Logger, type ProxyConfig, type SyncRequest,
 } from '@kplane/core';
 import type { NftClient } from './client/client.js';
-import { tableContents } from './client/listing.js';
+import { tableContents, type TableListing } from './client/listing.js';
 import { NftTransaction, type NftFamily } from './client/transaction.js';
 import { defaultParallelTransactions, nftOptions, OPTION_KEYS, type NftOptions } from './options.js';
-import { elementDrift, expectedTable, structureDrift } from './planner/audit.js';
+import { elementDrift, expectedElements, expectedTable, structureDrift, type ExpectedTable } from './planner/audit.js';
 import { FAMILIES, TABLE } from './planner/layout.js';
 import type { NftPlan } from './planner/plan.js';
 import { planFull, type FullSyncLimits } from './planner/plan-full.js';
 import { planPartial } from './planner/plan-partial.js';
 import { WrittenTable, type WrittenTables } from './planner/written-table.js';
 
-/** Up to this many elements in a family's table, an audit lists the whole table (one `nft list`) and checks every element. */
-const WHOLE_TABLE_ELEMENTS = 2000;
-/** Bigger, an audit lists its sets and maps in turn: as many as fit in this many elements (at least one), at most MOST_SETS_LISTED. */
+/** Up to this many service ports, a deep audit lists a family's table whole (rules and elements) and checks all of it. */
+const WHOLE_TABLE_PORTS = 200;
+/** Bigger, a deep audit checks the next few of the table's rules and sets in turn, within this many elements (at least one set)... */
 const AUDIT_ELEMENTS = 5000;
+/** ...and at most this many sets (`nft list set` one at a time: nft 1.0.6 fails on several list commands in one call). */
 const MOST_SETS_LISTED = 4;
+/** Deep audits take at most this share of the time: after one that took T, the next waits T × (1 / share - 1). */
+const DEEP_AUDIT_SHARE = 0.05;
 
 /** The NftClient binding: ExecNftClient by default, a FakeNftClient in tests. */
 export const NFT_CLIENT = Symbol.for('kplane.nft.NftClient');
@@ -38,14 +41,17 @@ export class NftBackend implements DataplaneBackend {
   private readonly tables: WrittenTables = { ip: new WrittenTable('ip'), ip6: new WrittenTable('ip6') };
   private readonly options: NftOptions;
   private limits: FullSyncLimits;
-  /** Per family, the set or map the next audit's element check starts at (tables too big to list whole). */
+  /** Per family, where the next deep audit of a table too big to list whole goes on (0: its rules, i: its i-th set). */
   private readonly auditCursor: Record<NftFamily, number> = { ip: 0, ip6: 0 };
+  /** When (clock time) the next deep audit may run. */
+  private deepAuditAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     @inject(NFT_CLIENT) private readonly nft: NftClient,
     @inject(TOKENS.Executor) private readonly executor: Executor,
     @inject(TOKENS.Config) private readonly config: ProxyConfig,
     @inject(TOKENS.Logger) private readonly logger: Logger,
+    @inject(TOKENS.Clock) private readonly clock: Clock,
   ) {
     this.options = nftOptions(config);
     this.limits = { transactionElements: this.options.transactionElements, parallelTransactions: this.options.parallelTransactions ?? 1 };
@@ -73,46 +79,62 @@ export class NftBackend implements DataplaneBackend {
   }
 
   /**
-   * The drift check. Per family: a terse listing (`nft -t`: chains, rules, sets, no elements) compared
-   * with the model's structure — catches a deleted table, a deleted or flushed chain, a changed rule.
-   * Then elements: a small table is listed whole and every element compared; a big one gives one to
-   * MOST_SETS_LISTED sets or maps per audit, in turn, within AUDIT_ELEMENTS (at least one whole set),
-   * so a deleted element is found within one turn of the rotation.
-   * Cost at 20,000 ClusterIP services, one endpoint each (measured in a namespace, see the README):
-   * the terse listing plus one 20K-element map per audit; a turn takes as many audits as the table
-   * has sets too big to share a listing plus the small ones four at a time.
+   * The drift check, in two depths. Every audit: `nft list chains`, `nft -t list sets`, `nft -t list
+   * maps` (names and hooks, tens of ms at any size) compared with the model — finds a deleted table,
+   * a deleted or foreign chain, set or map. A deep audit also checks rules (flushed or changed chains)
+   * and elements: a small table in full from one listing; a big one a few items per audit in turn
+   * (first the rules, from a terse listing, then each set or map), so a deleted element is found
+   * within one turn. Listing rules or elements costs nft 1.0.6 about 1 s at 20,000 services, so
+   * deep audits are spaced to take at most DEEP_AUDIT_SHARE of the time. Measured at 20,000
+   * ClusterIP services with one endpoint each (test/audit-cost.measure.ts): see the package README.
    */
   async audit(): Promise<readonly string[]> {
-    const drift = await Promise.all(FAMILIES.map((family) => this.auditFamily(family)));
-    return drift.flat();
+    const names = await this.nft.listNames(TABLE);
+    const startedAt = this.clock.now();
+    const deep = startedAt >= this.deepAuditAt;
+    const drift: string[] = [];
+    for (const family of FAMILIES) drift.push(...(await this.auditFamily(family, names[family], deep)));
+    if (deep) this.deepAuditAt = this.clock.now() + (this.clock.now() - startedAt) * (1 / DEEP_AUDIT_SHARE - 1);
+    return drift;
   }
 
-  private async auditFamily(family: NftFamily): Promise<string[]> {
+  private async auditFamily(family: NftFamily, names: TableListing | null, deep: boolean): Promise<string[]> {
     const table = this.tables[family];
     if (table.generation === 0) return [];
     const expected = expectedTable(table, this.config);
-    const sets = [...expected.sets].filter(([, set]) => set.elements !== undefined) as [string, { kind: 'set' | 'map'; elements: ReadonlyMap<string, string | undefined> }][];
-    const whole = sets.reduce((sum, [, set]) => sum + set.elements.size, 0) <= WHOLE_TABLE_ELEMENTS;
-    const listing = await this.nft.listTable(family, TABLE, { terse: !whole });
-    const drift = structureDrift(family, expected, listing);
-    if (!listing || drift.length > 0) {
-      // The full sync that repairs it must replace what is there, not what the model says was
-      // (flushing a chain deleted from outside would refuse the whole sync): learn the kernel's names.
-      // A broken structure's elements need no check.
-      this.tables[family] = WrittenTable.fromKernel(family, listing && tableContents(listing));
-      return drift;
+    let drift = structureDrift(family, expected, names);
+    if (drift.length === 0 && deep) drift = await this.deepAudit(family, table, expected);
+    // The full sync that repairs it must replace what is there, not what the model says was
+    // (flushing a chain deleted from outside would refuse the whole sync): learn the kernel's names.
+    if (drift.length > 0) this.tables[family] = WrittenTable.fromKernel(family, names && tableContents(names));
+    return drift;
+  }
+
+  private async deepAudit(family: NftFamily, table: WrittenTable, expected: ExpectedTable): Promise<string[]> {
+    if (table.states.size <= WHOLE_TABLE_PORTS) {
+      const listing = await this.nft.listTable(family, TABLE, { terse: false });
+      const elements = [...expectedElements(table, expected)];
+      return [...structureDrift(family, expected, listing), ...(listing ? elements.flatMap(([name, set]) => elementDrift(family, name, set, listing.sets.get(name))) : [])];
     }
-    if (whole) return sets.flatMap(([name, set]) => elementDrift(family, name, set.elements, listing.sets.get(name)));
+    // The turn: item 0 is the table's rules, item i the i-th set or map.
+    const items = [...expected.sets.values()].filter((set) => set.generation).length + 1;
+    const cursor = this.auditCursor[family] % items;
+    if (cursor === 0) {
+      this.auditCursor[family] = 1;
+      return structureDrift(family, expected, await this.nft.listTable(family, TABLE, { terse: true }));
+    }
+    const sets = [...expectedElements(table, expected)];
+    const drift: string[] = [];
     let taken = 0;
     let elements = 0;
-    for (; taken < Math.min(MOST_SETS_LISTED, sets.length); taken++) {
-      const [name, set] = sets[(this.auditCursor[family] + taken) % sets.length]!;
-      if (taken > 0 && elements + set.elements.size > AUDIT_ELEMENTS) break;
-      elements += set.elements.size;
-      const listed = await this.nft.listSet(family, TABLE, { kind: set.kind, name });
-      drift.push(...elementDrift(family, name, set.elements, listed?.sets.get(name)));
+    for (; taken < MOST_SETS_LISTED && cursor + taken < items; taken++) {
+      const [name, set] = sets[cursor + taken - 1]!;
+      if (taken > 0 && elements + set.size > AUDIT_ELEMENTS) break;
+      elements += set.size;
+      const listed = await this.nft.listSet(family, TABLE, { kind: expected.sets.get(name)!.kind, name });
+      drift.push(...elementDrift(family, name, set, listed?.sets.get(name)));
     }
-    this.auditCursor[family] = (this.auditCursor[family] + taken) % sets.length;
+    this.auditCursor[family] = (cursor + taken) % items;
     return drift;
   }
 

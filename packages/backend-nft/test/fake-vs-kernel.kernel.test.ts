@@ -161,6 +161,7 @@ describe('FakeNftClient against nft in a network namespace', () => {
       if (inKernel === 'refused') throw new Error('refused');
     },
     list: (family, table) => fake.list(family, table),
+    listNames: (table) => fake.listNames(table),
     listTable: (family, table, options) => fake.listTable(family, table, options),
     listSet: (family, table, set) => fake.listSet(family, table, set),
   });

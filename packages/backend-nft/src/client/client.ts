@@ -15,6 +15,13 @@ export interface NftClient {
   /** Names in kplane's table of one family (no elements), or null when the table does not exist. */
   list(family: NftFamily, table: string): Promise<TableContents | null>;
   /**
+   * Both families' kplane tables as `nft list chains`, `nft -t list sets` and `nft -t list maps` show
+   * them: chains with their hooks but no rules, sets and maps without elements; null for a table
+   * that does not exist. Tens of milliseconds at any size (a listing of rules is not: nft 1.0.6
+   * loads every element of the table for it). For the drift audit.
+   */
+  listNames(table: string): Promise<Record<NftFamily, TableListing | null>>;
+  /**
    * kplane's table of one family with its chains' rules and its sets: with every element, or none
    * (`terse`: `nft -t`, cheap at any size); null when the table does not exist. For the drift audit.
    */

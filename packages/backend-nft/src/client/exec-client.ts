@@ -1,6 +1,6 @@
 import { ToolError, type Executor } from '@kplane/core';
 import type { NftClient, TableContents } from './client.js';
-import { parseListing, tableContents, type TableListing } from './listing.js';
+import { parseListing, parseTables, tableContents, type TableListing } from './listing.js';
 import type { NftFamily, NftTransaction, SetReference } from './transaction.js';
 
 /** The real client: `nft -f -` through core's executor (so `kplane plan` records it). */
@@ -16,6 +16,20 @@ export class ExecNftClient implements NftClient {
     // -t (terse) leaves out set elements: cheap even with 50K services.
     const listing = await this.listTable(family, table, { terse: true });
     return listing && tableContents(listing);
+  }
+
+  async listNames(table: string): Promise<Record<NftFamily, TableListing | null>> {
+    const [chains, sets, maps] = await Promise.all([['list', 'chains'], ['-t', 'list', 'sets'], ['-t', 'list', 'maps']].map(async (args) =>
+      parseTables(await this.executor.read({ tool: 'nft', args }), { rules: false, elements: false })));
+    const of = (family: NftFamily): TableListing | null => {
+      const id = `${family} ${table}`;
+      if (!chains!.has(id) && !sets!.has(id) && !maps!.has(id)) return null;
+      return {
+        chains: chains!.get(id)?.chains ?? new Map(),
+        sets: new Map([...(sets!.get(id)?.sets ?? []), ...(maps!.get(id)?.sets ?? [])]),
+      };
+    };
+    return { ip: of('ip'), ip6: of('ip6') };
   }
 
   listTable(family: NftFamily, table: string, { terse }: { readonly terse: boolean }): Promise<TableListing | null> {

@@ -86,7 +86,24 @@ export class FakeNftClient implements NftClient {
     return { chains: new Set(found.chains.keys()), sets: names('set'), maps: names('map') };
   }
 
+  async listNames(table: string): Promise<Record<NftFamily, TableListing | null>> {
+    const names = (family: NftFamily): TableListing | null => {
+      const listing = this.listing(family, table, true);
+      return listing && { chains: new Map([...listing.chains].map(([name, chain]) => [name, { base: chain.base }])), sets: listing.sets };
+    };
+    return { ip: names('ip'), ip6: names('ip6') };
+  }
+
   async listTable(family: NftFamily, table: string, { terse }: { readonly terse: boolean }): Promise<TableListing | null> {
+    return this.listing(family, table, terse);
+  }
+
+  async listSet(family: NftFamily, table: string, { kind, name }: SetReference): Promise<TableListing | null> {
+    const set = this.tables.get(`${family} ${table}`)?.sets.get(name);
+    return set?.kind === kind ? { chains: new Map(), sets: new Map([[name, listedSet(set, false)]]) } : null;
+  }
+
+  private listing(family: NftFamily, table: string, terse: boolean): TableListing | null {
     const found = this.tables.get(`${family} ${table}`);
     if (!found) return null;
     const chains = new Map([...found.chains].map(([name, chain]) => [name, {
@@ -94,11 +111,6 @@ export class FakeNftClient implements NftClient {
       rules: chain.rules.map((rule) => rule.text),
     }]));
     return { chains, sets: new Map([...found.sets].map(([name, set]) => [name, listedSet(set, terse)])) };
-  }
-
-  async listSet(family: NftFamily, table: string, { kind, name }: SetReference): Promise<TableListing | null> {
-    const set = this.tables.get(`${family} ${table}`)?.sets.get(name);
-    return set?.kind === kind ? { chains: new Map(), sets: new Map([[name, listedSet(set, false)]]) } : null;
   }
 
   /** Elements of one set or map (for assertions). */

@@ -1,10 +1,10 @@
 import type { TableContents } from './client.js';
 import type { BaseChainSpec } from './transaction.js';
 
-/** One chain as listed: its hook (base chains) and its rules, in nft's own spelling. */
+/** One chain as listed: its hook (base chains) and its rules in nft's own spelling (absent from `nft list chains`). */
 export interface ListedChain {
   readonly base?: Pick<BaseChainSpec, 'type' | 'hook'>;
-  readonly rules: readonly string[];
+  readonly rules?: readonly string[];
 }
 
 /** One set or map as listed; `elements` (key → value, undefined in a set) is absent from a terse listing. */
@@ -13,12 +13,13 @@ export interface ListedSet {
   readonly elements?: ReadonlyMap<string, string | undefined>;
 }
 
-/** What `nft [-t] list table|set|map` shows of kplane's table. */
+/** What `nft [-t] list table|set|map|chains|sets|maps` shows of one table. */
 export interface TableListing {
   readonly chains: ReadonlyMap<string, ListedChain>;
   readonly sets: ReadonlyMap<string, ListedSet>;
 }
 
+const TABLE_HEADER = /^table (ip|ip6|inet|arp|bridge|netdev) (\S+) \{$/;
 const BLOCK = /^\t(chain|set|map) (\S+) \{$/;
 const HOOK = /^\t\ttype (filter|nat) hook (\w+) /;
 
@@ -28,15 +29,35 @@ const HOOK = /^\t\ttype (filter|nat) hook (\w+) /;
  * (`elements = { a : b,\n\t\t\t     c : d }`); their keys and values never hold a comma.
  */
 export function parseListing(text: string, withElements: boolean): TableListing {
-  const chains = new Map<string, { base?: ListedChain['base']; rules: string[] }>();
+  return parseTable(text.split('\n'), { rules: true, elements: withElements });
+}
+
+/**
+ * Reads a listing of several tables (`nft list chains`, `nft -t list sets`: every table of every
+ * family) into one TableListing per `family table`. `rules`: whether chains' rules are listed.
+ */
+export function parseTables(text: string, listed: { readonly rules: boolean; readonly elements: boolean }): Map<string, TableListing> {
+  const tables = new Map<string, string[]>();
+  let lines: string[] = [];
+  for (const line of text.split('\n')) {
+    const header = TABLE_HEADER.exec(line);
+    if (header) tables.set(`${header[1]} ${header[2]}`, (lines = []));
+    else lines.push(line);
+  }
+  return new Map([...tables].map(([id, body]) => [id, parseTable(body, listed)]));
+}
+
+function parseTable(lines: readonly string[], listed: { readonly rules: boolean; readonly elements: boolean }): TableListing {
+  const withElements = listed.elements;
+  const chains = new Map<string, { base?: ListedChain['base']; rules?: string[] }>();
   const sets = new Map<string, { kind: 'set' | 'map'; elements?: Map<string, string | undefined> }>();
-  let chain: { base?: ListedChain['base']; rules: string[] } | null = null;
+  let chain: { base?: ListedChain['base']; rules?: string[] } | null = null;
   let set: { kind: 'set' | 'map'; elements?: Map<string, string | undefined> } | null = null;
   let elements: string | null = null;
-  for (const line of text.split('\n')) {
+  for (const line of lines) {
     const block = BLOCK.exec(line);
     if (block) {
-      if (block[1] === 'chain') chains.set(block[2]!, (chain = { rules: [] }));
+      if (block[1] === 'chain') chains.set(block[2]!, (chain = listed.rules ? { rules: [] } : {}));
       else sets.set(block[2]!, (set = { kind: block[1] as 'set' | 'map' }));
       continue;
     }
@@ -47,7 +68,7 @@ export function parseListing(text: string, withElements: boolean): TableListing 
     if (chain) {
       const hook = HOOK.exec(line);
       if (hook) chain.base = { type: hook[1] as BaseChainSpec['type'], hook: hook[2] as BaseChainSpec['hook'] };
-      else if (line.trim() !== '') chain.rules.push(line.trim());
+      else if (line.trim() !== '') chain.rules?.push(line.trim());
     } else if (set && (elements !== null || line.startsWith('\t\telements = {'))) {
       elements = `${elements ?? ''} ${line}`;
       if (!line.trimEnd().endsWith('}')) continue;
