@@ -41,8 +41,8 @@ export class NftBackend implements DataplaneBackend {
   private readonly tables: WrittenTables = { ip: new WrittenTable('ip'), ip6: new WrittenTable('ip6') };
   private readonly options: NftOptions;
   private limits: FullSyncLimits;
-  /** Per family, where the next deep audit of a table too big to list whole goes on (0: its rules, i: its i-th set). */
-  private readonly auditCursor: Record<NftFamily, number> = { ip: 0, ip6: 0 };
+  /** Per family, where the next deep audit of a table too big to list whole goes on: its rules, or sets from the `set`-th. */
+  private readonly auditCursor: Record<NftFamily, { rulesNext: boolean; set: number }> = { ip: { rulesNext: true, set: 0 }, ip6: { rulesNext: true, set: 0 } };
   /** When (clock time) the next deep audit may run. */
   private deepAuditAt = Number.NEGATIVE_INFINITY;
 
@@ -82,9 +82,9 @@ export class NftBackend implements DataplaneBackend {
    * The drift check, in two depths. Every audit: `nft list chains`, `nft -t list sets`, `nft -t list
    * maps` (names and hooks, tens of ms at any size) compared with the model — finds a deleted table,
    * a deleted or foreign chain, set or map. A deep audit also checks rules (flushed or changed chains)
-   * and elements: a small table in full from one listing; a big one a few items per audit in turn
-   * (first the rules, from a terse listing, then each set or map), so a deleted element is found
-   * within one turn. Listing rules or elements costs nft 1.0.6 about 1 s at 20,000 services, so
+   * and elements: a small table in full from one listing; a big one in turns, its rules (a terse
+   * listing) every other deep audit and its sets and maps in between, a few at a time, so a deleted
+   * element is found within one turn. Listing rules or elements costs nft 1.0.6 about 1 s at 20,000 services, so
    * deep audits are spaced to take at most DEEP_AUDIT_SHARE of the time. Measured at 20,000
    * ClusterIP services with one endpoint each (test/audit-cost.measure.ts): see the package README.
    */
@@ -116,25 +116,25 @@ export class NftBackend implements DataplaneBackend {
       const elements = [...expectedElements(table, expected)];
       return [...structureDrift(family, expected, listing), ...(listing ? elements.flatMap(([name, set]) => elementDrift(family, name, set, listing.sets.get(name))) : [])];
     }
-    // The turn: item 0 is the table's rules, item i the i-th set or map.
-    const items = [...expected.sets.values()].filter((set) => set.generation).length + 1;
-    const cursor = this.auditCursor[family] % items;
-    if (cursor === 0) {
-      this.auditCursor[family] = 1;
+    // Every other deep audit checks the rules: a flushed chain stops every service, a lost element one.
+    const cursor = this.auditCursor[family];
+    if (cursor.rulesNext) {
+      cursor.rulesNext = false;
       return structureDrift(family, expected, await this.nft.listTable(family, TABLE, { terse: true }));
     }
+    cursor.rulesNext = true;
     const sets = [...expectedElements(table, expected)];
     const drift: string[] = [];
     let taken = 0;
     let elements = 0;
-    for (; taken < MOST_SETS_LISTED && cursor + taken < items; taken++) {
-      const [name, set] = sets[cursor + taken - 1]!;
+    for (; taken < Math.min(MOST_SETS_LISTED, sets.length); taken++) {
+      const [name, set] = sets[(cursor.set + taken) % sets.length]!;
       if (taken > 0 && elements + set.size > AUDIT_ELEMENTS) break;
       elements += set.size;
       const listed = await this.nft.listSet(family, TABLE, { kind: expected.sets.get(name)!.kind, name });
       drift.push(...elementDrift(family, name, set, listed?.sets.get(name)));
     }
-    this.auditCursor[family] = (cursor + taken) % items;
+    cursor.set = (cursor.set + taken) % sets.length;
     return drift;
   }
 
