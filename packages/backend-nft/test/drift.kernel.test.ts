@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, createLogger, createProxy, type Proxy } from '@kplane/core';
 import { endpointSliceObject, serviceObject, upsert } from '@kplane/core/testing';
-import { SANDBOX_NETWORK, Sandbox } from '@kplane/conformance';
-import nft from '../src/index.js';
+import { NetnsExecutor, SANDBOX_NETWORK, Sandbox } from '@kplane/conformance';
+import { execa } from 'execa';
+import nft, { ExecNftClient } from '../src/index.js';
+import { CONFIG, eps, fakeProxy, svc } from './support.js';
 
 const SERVICE_IP = '10.96.7.1';
 /** Tampering must be repaired this fast with the default flags (issue 15). */
@@ -95,4 +97,39 @@ describe('nft: drift from outside is repaired', () => {
   it('the foreign table in the same namespace is untouched', async () => {
     expect(await nftInNode('list', 'table', 'ip', 'foreign')).toBe(FOREIGN.trimEnd());
   });
+});
+
+/**
+ * No false drift: nft lists rules and elements in its own spelling, and an audit that misreads them
+ * would make a full sync every period. Every kind of service, in a small table (listed whole) and a
+ * big one (a whole turn of deep audits: the backend runs on a FakeClock, so every audit is deep).
+ */
+describe('nft: the audit of what kplane wrote finds nothing', () => {
+  const namespace = `kpdrift${Date.now().toString(36).slice(-5)}`;
+  beforeAll(async () => {
+    await execa('ip', ['netns', 'add', namespace]);
+  });
+  afterAll(async () => {
+    await execa('ip', ['netns', 'delete', namespace], { reject: false });
+  });
+
+  const mixed = [
+    svc('web', { type: 'NodePort', clusterIPs: ['10.96.0.10', 'fd00:96::10'] }), eps('web', ['10.244.1.1', '10.244.1.2']), eps('web', ['fd00:10:244:1::1'], { name: 'web-v6' }),
+    svc('dns', { clusterIPs: ['10.96.0.53', 'fd00:96::53'] }, 'UDP'), eps('dns', ['10.244.1.3'], { protocol: 'UDP' }),
+    svc('lb', { type: 'LoadBalancer', clusterIPs: ['10.96.0.20'], externalIPs: ['192.0.2.1'], loadBalancerIPs: ['198.51.100.1'], loadBalancerSourceRanges: ['203.0.113.0/24', '192.0.2.7/32'], externalTrafficPolicy: 'Local' }),
+    eps('lb', ['10.244.1.4']), eps('lb', ['10.244.2.5'], { nodeName: 'node-b', name: 'lb-remote' }),
+    svc('sticky', { clusterIPs: ['10.96.0.30', 'fd00:96::30'], affinitySeconds: 600 }), eps('sticky', ['10.244.1.6', '10.244.1.7']),
+    svc('signal', { clusterIPs: ['10.96.0.40'] }, 'SCTP'), eps('signal', ['10.244.1.8'], { protocol: 'SCTP' }),
+    svc('empty', { clusterIPs: ['10.96.0.50'] }),
+  ];
+  const many = Array.from({ length: 300 }, (_, i) => [svc(`s${i}`, { clusterIPs: [`10.97.${i >> 8}.${i & 255}`] }), eps(`s${i}`, [`10.245.${i >> 8}.${i & 255}`])]).flat();
+
+  for (const [name, events] of [['a small table', mixed], ['a big table, over a whole turn', [...mixed, ...many]]] as const) {
+    it(name, async () => {
+      for (const family of ['ip', 'ip6']) await execa('ip', ['netns', 'exec', namespace, 'nft', 'delete', 'table', family, 'kplane'], { reject: false });
+      const proxy = fakeProxy(CONFIG, () => new ExecNftClient(new NetnsExecutor(namespace)));
+      await proxy.start(events);
+      for (let audit = 0; audit < 2 * 25; audit++) expect(await proxy.backend.audit!()).toEqual([]);
+    }, 120_000);
+  }
 });
