@@ -70,7 +70,8 @@ export class NftBackend implements DataplaneBackend {
   }
 
   async sync(request: SyncRequest): Promise<void> {
-    if (request.full || FAMILIES.some((family) => this.tables[family].generation === 0)) {
+    // A model learnt from the kernel (start-up, a failed split sync, drift) has names only: a partial sync needs more.
+    if (request.full || FAMILIES.some((family) => this.tables[family].generation === 0 || this.tables[family].leftover !== null)) {
       await this.run(planFull(this.tables, request.state, this.config, this.limits));
       this.logger.debug({ generation: this.tables.ip.generation, services: request.state.size }, 'nft full sync');
     } else {

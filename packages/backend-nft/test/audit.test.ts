@@ -79,6 +79,16 @@ describe('nft audit against the fake', () => {
     await proxy.engine.stop();
   });
 
+  it('after drift, the model learnt from the kernel makes even a partial request a full sync', async () => {
+    const proxy = await synced(MIXED);
+    proxy.nft.apply(`flush chain ip kplane services-g${proxy.generation}`);
+    expect(await proxy.backend.audit()).not.toEqual([]);
+    const written = anyGeneration(proxy.nft.dump());
+    await proxy.backend.sync({ full: false, changed: new Set(), state: proxy.engine.desiredState });
+    expect(anyGeneration(proxy.nft.dump())).not.toEqual(written);
+    expect(await proxy.backend.audit()).toEqual([]);
+  });
+
   it('a big table: each audit lists a bounded slice; a flushed chain is found within two audits, a deleted element within one turn', async () => {
     const proxy = await synced(many(1500));
     const listed: number[] = [];
