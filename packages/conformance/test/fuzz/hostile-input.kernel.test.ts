@@ -3,13 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalCIDR, cidrContains, validateEndpointSlice, validateService, type Batch, type ContainerModule, type Executor, type Query, type SourceEvent } from '@kplane/core';
+import { validateEndpointSlice, validateService, type Batch, type ContainerModule, type Executor, type Query, type SourceEvent } from '@kplane/core';
 import { FakeClock, testProxy } from '@kplane/core/testing';
 import iptables from '@kplane/backend-iptables';
 import nft from '@kplane/backend-nft';
 import { NetnsExecutor } from '../../src/index.js';
 import { NODE_CONFIG } from './fake-backends.js';
 import { hostileEvent } from './hostile-objects.js';
+import { withoutOverlappingRanges, withoutRepeatedFrontends } from './known-bug-workarounds.js';
 
 /**
  * The real tools' word on plans made from hostile input (issue 15, item 4): SAMPLE generated
@@ -41,25 +42,6 @@ function sample(seed: number): SourceEvent[] {
   return events;
 }
 
-/**
- * nft refuses a Service's overlapping loadBalancerSourceRanges (known-bugs.kernel.test.ts). Until
- * that is fixed, the nft sample gets such Services with the overlapping ranges taken out.
- */
-function withoutOverlappingRanges(event: SourceEvent): SourceEvent {
-  if (event.action !== 'upsert' || event.kind !== 'Service') return event;
-  const object = structuredClone(event.object) as { spec: { loadBalancerSourceRanges?: string[] | null } };
-  const kept: string[] = [];
-  // Two CIDRs overlap when one holds the other's network address.
-  const overlap = (a: string, b: string) => canonicalCIDR(a) !== null && (cidrContains(a, b.split('/')[0]!) || cidrContains(b, a.split('/')[0]!));
-  for (const text of object.spec.loadBalancerSourceRanges ?? []) {
-    // (Unreadable ranges pass: only a headless or ExternalName Service, never programmed, gets here with one.)
-    const cidr = canonicalCIDR(text.trim());
-    if (cidr === null || !kept.some((other) => overlap(other, cidr))) kept.push(cidr ?? text);
-  }
-  object.spec.loadBalancerSourceRanges = kept;
-  return { ...event, object };
-}
-
 /** The check-only form of a batch that writes rules (null for other tools). */
 function checkOf(batch: Batch): Batch | null {
   if (batch.tool === 'nft') return { ...batch, args: ['-c', ...batch.args] };
@@ -88,14 +70,12 @@ class CheckingExecutor implements Executor {
   }
 }
 
-const same = (event: SourceEvent) => event;
-
 /** Name, plugin, --backend-opt, the tool whose checks must have run, the known-bug workaround. */
 const BACKENDS: readonly [string, ContainerModule, Record<string, string>, RegExp, (event: SourceEvent) => SourceEvent][] = [
   ['nft', nft, {}, /^nft$/, withoutOverlappingRanges],
-  ['iptables-nft, tree', iptables, { mode: 'nft', layout: 'tree' }, /^ip6?tables-nft-restore$/, same],
-  ['iptables-nft, flat', iptables, { mode: 'nft', layout: 'flat' }, /^ip6?tables-nft-restore$/, same],
-  ['iptables-legacy, tree', iptables, { mode: 'legacy', layout: 'tree' }, /^ip6?tables-legacy-restore$/, same],
+  ['iptables-nft, tree', iptables, { mode: 'nft', layout: 'tree' }, /^ip6?tables-nft-restore$/, withoutRepeatedFrontends],
+  ['iptables-nft, flat', iptables, { mode: 'nft', layout: 'flat' }, /^ip6?tables-nft-restore$/, withoutRepeatedFrontends],
+  ['iptables-legacy, tree', iptables, { mode: 'legacy', layout: 'tree' }, /^ip6?tables-legacy-restore$/, withoutRepeatedFrontends],
 ];
 
 describe.each(BACKENDS)('%s: the real tools accept plans of hostile input', (_, plugin, options, tool, workaround) => {

@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalIP, validateEndpointSlice, validateService, type ProxyMetrics, type SourceEvent } from '@kplane/core';
+import { validateEndpointSlice, validateService, type ProxyMetrics, type SourceEvent } from '@kplane/core';
 import { FAKE_BACKENDS, NODE_CONFIG, type FakeBackend } from './fake-backends.js';
 import { hostileEvent, manyEndpoints, manyPorts } from './hostile-objects.js';
+import { withoutRepeatedFrontends } from './known-bug-workarounds.js';
 import { MARKER } from './hostile-values.js';
 
 /**
@@ -46,29 +47,6 @@ async function syncOnce(backend: FakeBackend, events: readonly SourceEvent[]): P
   backend.proxy.engine.handle(events);
   expect(await backend.proxy.engine.sync()).toBe(true);
   expect(leaked(backend.takeTexts())).toBeUndefined();
-}
-
-/**
- * A Service listing one frontend address twice (twice in externalIPs or in its ingress, or in
- * both) fails the iptables backend's partial syncs: known-bugs.test.ts. Until that is fixed, the
- * iptables fuzz gets such Services with the repeats taken out, so that it can find other defects.
- */
-function withoutRepeatedFrontends(event: SourceEvent): SourceEvent {
-  if (event.action !== 'upsert' || event.kind !== 'Service') return event;
-  const object = event.object as { spec?: { externalIPs?: unknown }; status?: { loadBalancer?: { ingress?: unknown } } } | null;
-  const seen = new Set<string>();
-  const fresh = (ip: unknown) => {
-    const key = typeof ip === 'string' ? canonicalIP(ip) ?? ip : ip;
-    if (typeof key !== 'string') return true;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  };
-  const copy = structuredClone(object);
-  if (Array.isArray(copy?.spec?.externalIPs)) copy.spec.externalIPs = copy.spec.externalIPs.filter(fresh);
-  const ingress = copy?.status?.loadBalancer?.ingress;
-  if (Array.isArray(ingress)) copy!.status!.loadBalancer!.ingress = ingress.filter((entry: { ip?: unknown } | null) => fresh(entry?.ip));
-  return { ...event, object: copy };
 }
 
 const KNOWN_BUGS: Readonly<Record<string, (event: SourceEvent) => SourceEvent>> = {

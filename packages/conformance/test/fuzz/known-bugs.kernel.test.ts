@@ -12,7 +12,7 @@ import { NODE_CONFIG } from './fake-backends.js';
 /**
  * Defects the kernel sample of hostile input found (hostile-input.kernel.test.ts), each as a test
  * that FAILS on the code as it is (`it.fails` passes while the defect lasts). Whoever fixes one
- * turns `it.fails` into `it` and removes the matching workaround (`KNOWN_BUGS`) in that file.
+ * turns `it.fails` into `it` and removes its workaround in known-bug-workarounds.ts.
  */
 const run = promisify(execFile);
 

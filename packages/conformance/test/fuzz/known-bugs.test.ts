@@ -5,7 +5,7 @@ import { FAKE_BACKENDS } from './fake-backends.js';
 /**
  * Defects the hostile-input fuzz found, each as a test that FAILS on the code as it is (`it.fails`
  * passes while the defect lasts). Whoever fixes one turns its `it.fails` into `it`, and removes
- * the matching workaround in hostile-input.test.ts (`KNOWN_BUGS`).
+ * its workaround in known-bug-workarounds.ts.
  */
 
 function loadBalancer(externalIPs: readonly string[], ingress: readonly string[]): SourceEvent {
