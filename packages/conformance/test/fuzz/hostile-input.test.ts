@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateEndpointSlice, validateService, type ProxyMetrics, type SourceEvent } from '@kplane/core';
+import type { ProxyMetrics, SourceEvent } from '@kplane/core';
+import { validateEndpointSlice, validateService } from '@kplane/core/testing';
 import { FAKE_BACKENDS, NODE_CONFIG, type FakeBackend } from './fake-backends.js';
 import { hostileEvent, manyEndpoints, manyPorts } from './hostile-objects.js';
 import { withoutRepeatedFrontends } from './known-bug-workarounds.js';
