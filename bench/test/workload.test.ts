@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseManifests, validateEndpointSlice, validateService, type SourceEvent } from '@kplane/core';
+import { parseManifests, type SourceEvent } from '@kplane/core';
+import { validateEndpointSlice, validateService } from '@kplane/core/testing';
 import { AFTER_PODS, BEFORE_PODS, IPERF_PORT, REAL_PODS, Workload } from '../src/workload.js';
 
 const spec = { services: 300, seed: 7, changes: 30, fileEdits: 2 };

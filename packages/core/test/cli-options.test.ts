@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkBackendOptions } from '../src/cli/check-backend-options.js';
-import { createLogger, parseDuration } from '../src/index.js';
+import { createLogger } from '../src/index.js';
+import { parseDuration } from '../src/config/duration.js';
 import { resolve } from './support/resolve-options.js';
 
 function configFile(lines: string[]): string {

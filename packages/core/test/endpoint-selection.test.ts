@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { selectEndpoints, validateService, type Endpoint, type ServicePort } from '../src/index.js';
+import type { Endpoint, ServicePort } from '../src/index.js';
+import { selectEndpoints } from '../src/tracker/endpoint-selection.js';
+import { validateService } from '../src/validation/validate.js';
 import { serviceObject, type ServiceSpec } from '../src/testing/index.js';
 
 function port(spec: Partial<ServiceSpec> = {}): ServicePort {

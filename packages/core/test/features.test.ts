@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { FEATURES, fitToFeatures, validateService, type Feature, type ServicePort } from '../src/index.js';
+import { FEATURES, type Feature, type ServicePort } from '../src/index.js';
+import { fitToFeatures } from '../src/backend/features.js';
+import { validateService } from '../src/validation/validate.js';
 import { serviceObject, type ServiceSpec } from '../src/testing/index.js';
 
 function port(spec: ServiceSpec): ServicePort {

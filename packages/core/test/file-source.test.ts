@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { FileSource, createLogger, type SourceEvent } from '../src/index.js';
+import { createLogger, type SourceEvent } from '../src/index.js';
+import { FileSource } from '../src/source/file-source.js';
 import type { ReadText } from '../src/source/file-source.js';
 import { endpointSliceObject, serviceObject } from '../src/testing/index.js';
 

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ChangeTracker, ContainerModule, TOKENS, validateService, type ServicePort, type ValidService } from '../src/index.js';
+import { ContainerModule, TOKENS, type ServicePort } from '../src/index.js';
+import { ChangeTracker } from '../src/tracker/change-tracker.js';
+import { validateService, type ValidService } from '../src/validation/validate.js';
 import { remove, serviceObject, testProxy, upsert, type ServiceSpec } from '../src/testing/index.js';
 import { conflictMessage } from '../src/tracker/frontend-claims.js';
 import { RecordingBackend } from './support/recording-backend.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { startProxyServers } from '../src/index.js';
+import { startProxyServers } from '../src/health/proxy-servers.js';
 import { upsert } from '../src/testing/index.js';
 import { engineHarness, web, webEndpoints } from './support/engine-harness.js';
 

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { addProxyOptions, resolveProxyOptions } from '../src/cli/proxy-options.js';
-import { ChangeTracker, createLogger, parseManifests } from '../src/index.js';
+import { createLogger, parseManifests } from '../src/index.js';
+import { ChangeTracker } from '../src/tracker/change-tracker.js';
 import { validateServiceCIDR } from '../src/validation/service-cidr.js';
 import { remove, upsert } from '../src/testing/index.js';
 import { engineHarness, web } from './support/engine-harness.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ServiceHealthServer, createLogger } from '../src/index.js';
+import { createLogger } from '../src/index.js';
+import { ServiceHealthServer } from '../src/health/service-health-server.js';
 
 const randomPort = () => 32000 + Math.floor(Math.random() * 700);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateEndpointSlice, validateNode, validateService } from '../src/index.js';
+import { validateEndpointSlice, validateNode, validateService } from '../src/validation/validate.js';
 import { endpointSliceObject, serviceObject } from '../src/testing/index.js';
 
 const web = serviceObject('web', { clusterIPs: ['10.96.0.10', 'fd00::a'], ports: [{ name: 'http', port: 80, targetPort: 'http-alt' }, { name: 'dns', port: 53, protocol: 'UDP' }] });

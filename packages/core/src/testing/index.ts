@@ -7,3 +7,4 @@ export { readGolden, renderBatches } from './golden.js';
 export { FakeExecutor, type ReadAnswer } from './fake-executor.js';
 export { testProxy, type TestProxyOptions } from './test-proxy.js';
 export { FakeIptablesTables, type FakeIptablesTablesOptions } from './fake-iptables-tables.js';
+export { validateEndpointSlice, validateService } from '../validation/validate.js';

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { fitToFeatures, ipFamily, loadBuiltinBackend, validateService, type ProxyConfig, type ServicePort, type SourceEvent } from '../../src/index.js';
+import { ipFamily, loadBuiltinBackend, type ProxyConfig, type ServicePort, type SourceEvent } from '../../src/index.js';
+import { fitToFeatures } from '../../src/backend/features.js';
+import { validateService } from '../../src/validation/validate.js';
 import { testProxy, upsert } from '../../src/testing/index.js';
 import { loadCorpus } from './corpus.js';
 
