@@ -20,6 +20,8 @@ export interface FakeBackend {
   readonly clock: FakeClock;
   /** The text of every batch since the last call, as the tools would have read it. */
   takeTexts(): string[];
+  /** The fake's whole kernel-like state, to compare two nodes. */
+  dump(): string;
 }
 
 function batchText(batch: Batch): string {
@@ -36,9 +38,9 @@ function taker<T>(list: readonly T[], render: (item: T) => string): () => string
   };
 }
 
-function withExecutor(proxy: TestProxy, clock: FakeClock, clientTexts: () => string[]): FakeBackend {
+function withExecutor(proxy: TestProxy, clock: FakeClock, clientTexts: () => string[], dump: () => string): FakeBackend {
   const executorTexts = taker(proxy.executor.batches, batchText);
-  return { proxy, clock, takeTexts: () => [...clientTexts(), ...executorTexts()] };
+  return { proxy, clock, takeTexts: () => [...clientTexts(), ...executorTexts()], dump };
 }
 
 function nft(): FakeBackend {
@@ -48,7 +50,7 @@ function nft(): FakeBackend {
     bind(NFT_CLIENT).toConstantValue(client);
     bind(TOKENS.Backend).to(NftBackend).inSingletonScope();
   }), { config: NODE_CONFIG, clock });
-  return withExecutor(proxy, clock, taker(client.transactions, (transaction) => transaction.toString()));
+  return withExecutor(proxy, clock, taker(client.transactions, (transaction) => transaction.toString()), () => client.dump());
 }
 
 function iptables(layout: 'tree' | 'flat'): FakeBackend {
@@ -58,14 +60,14 @@ function iptables(layout: 'tree' | 'flat'): FakeBackend {
     bind(IPTABLES_CLIENT).toConstantValue(client);
     bind(TOKENS.Backend).to(IptablesBackend).inSingletonScope();
   }), { config: { ...NODE_CONFIG, backendOptions: new Map([['mode', 'nft'], ['layout', layout]]) }, clock });
-  return withExecutor(proxy, clock, taker(client.restores, (restore) => restore.input));
+  return withExecutor(proxy, clock, taker(client.restores, (restore) => restore.input), () => client.dump('nft', 4) + client.dump('nft', 6));
 }
 
 function ipvs(): FakeBackend {
   const client = new FakeIpvsClient({ interfaces: { eth0: ['192.168.50.1/24', 'fd00:50::1/64'] } });
   const clock = new FakeClock();
   const proxy = testProxy(ipvsModule({ client, kernelRelease: '6.1.0-50-amd64' }), { config: NODE_CONFIG, clock });
-  return withExecutor(proxy, clock, taker(client.batches, (batch) => `${batch.tool}\n${batch.input}`));
+  return withExecutor(proxy, clock, taker(client.batches, (batch) => `${batch.tool}\n${batch.input}`), () => client.dump());
 }
 
 /** Each backend (and iptables layout) the fuzz runs against, by name. */
