@@ -89,7 +89,7 @@ describe.each(Object.keys(FAKE_BACKENDS))('%s under hostile input', (name) => {
             if (event.kind === 'Service') counts.services++;
             else counts.slices++;
             if (result === 'refused') refused++;
-            else if (JSON.stringify(event.object).includes(MARKER)) counts.markedAndTaken++;
+            else if (event.action === 'upsert' && JSON.stringify(event.object).includes(MARKER)) counts.markedAndTaken++;
           }
         }
         await syncOnce(backend, events);
