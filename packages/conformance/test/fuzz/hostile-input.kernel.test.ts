@@ -24,13 +24,15 @@ const SAMPLE = 200;
 const PER_SYNC = 50;
 const run = promisify(execFile);
 
-/** What the intake keeps of an upsert: true when all or part of the object is accepted. */
+/** Whether the intake takes an upsert (whole or in part), and for a Service, with a port to program. */
 function accepted(event: SourceEvent): boolean {
   if (event.action !== 'upsert') return false;
-  return (event.kind === 'Service' ? validateService(event.object, event.origin) : validateEndpointSlice(event.object, event.origin)).ok;
+  if (event.kind !== 'Service') return validateEndpointSlice(event.object, event.origin).ok;
+  const result = validateService(event.object, event.origin);
+  return result.ok && result.value.ports.length > 0;
 }
 
-/** SAMPLE accepted Services and the accepted slices generated among them, in generation order. */
+/** SAMPLE accepted Services with ports and the accepted slices generated among them, in generation order. */
 function sample(seed: number): SourceEvent[] {
   const events: SourceEvent[] = [];
   let services = 0;
@@ -98,7 +100,8 @@ describe.each(BACKENDS)('%s: the real tools accept plans of hostile input', (_, 
     // The periodic full resync of all of it, over the rules already there.
     await clock.advance(NODE_CONFIG.syncPeriodMs);
     await proxy.sync([]);
-    expect(proxy.engine.desiredState.size).toBeGreaterThan(SAMPLE / 2);
+    // Later Services replace earlier ones of the same name (the generators' names come from small pools).
+    expect(proxy.engine.desiredState.size).toBeGreaterThan(SAMPLE / 4);
     expect(executor.checked.filter((name) => tool.test(name)).length).toBeGreaterThan(events.length / PER_SYNC);
   });
 });
