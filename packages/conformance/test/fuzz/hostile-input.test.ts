@@ -104,7 +104,7 @@ describe.each(Object.keys(FAKE_BACKENDS))('%s under hostile input', (name) => {
     // Each outcome must occur often, or the generators have drifted away from what they test.
     for (const result of ['accepted', 'partial', 'refused', 'markedAndTaken'] as const) expect(counts[result]).toBeGreaterThan(1000);
     await annotate(`${JSON.stringify(counts)} in ${Date.now() - started} ms`);
-  });
+  }, RUNS * 600);
 
   // (Not the 10,000 ports on iptables flat: ~11 s on the fake, past this file's time budget; iptables tree runs it.)
   it.each([

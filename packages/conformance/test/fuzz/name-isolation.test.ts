@@ -67,5 +67,5 @@ describe.each(Object.keys(FAKE_BACKENDS))('%s: Services with look-alike names', 
       const only = await node(make, objects(second, 2));
       expect(both.dump()).toBe(only.dump());
     }), { numRuns: 40 });
-  });
+  }, 30_000);
 });
