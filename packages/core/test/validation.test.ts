@@ -49,6 +49,22 @@ describe('Service validation', () => {
     });
   });
 
+  it('programs each frontend address once: repeats go, and an address both external and balanced stays a load-balancer IP', () => {
+    const raw = serviceObject('lb', {
+      type: 'LoadBalancer', clusterIPs: ['10.96.0.20'], ports: [{ port: 80, nodePort: 30080 }],
+      externalIPs: ['192.0.2.1', '192.0.2.1', '192.0.2.2', '198.51.100.7'], loadBalancerIPs: ['198.51.100.7', '198.51.100.7'],
+    });
+    expect(accepted(raw).ports[0]).toMatchObject({ externalIPs: ['192.0.2.1', '192.0.2.2'], loadBalancerIPs: ['198.51.100.7'] });
+  });
+
+  it('keeps only the outermost of nested or repeated source ranges (an interval set refuses overlaps)', () => {
+    const raw = serviceObject('lb', {
+      type: 'LoadBalancer', clusterIPs: ['10.96.0.20'], ports: [{ port: 80, nodePort: 30080 }], loadBalancerIPs: ['198.51.100.7'],
+      loadBalancerSourceRanges: ['10.1.0.0/16', '0.0.0.0/0', '10.0.0.0/8', '10.0.0.0/8', 'fd00::/64', 'fd00::/8', '192.0.2.0/24'],
+    });
+    expect(accepted(raw).ports[0]!.loadBalancerSourceRanges).toEqual(['0.0.0.0/0', 'fd00::/8']);
+  });
+
   it.each([
     ['PreferClose', 'PreferSameZone'], ['PreferSameZone', 'PreferSameZone'], ['PreferSameNode', 'PreferSameNode'], ['SomeFutureValue', null],
   ])('reads trafficDistribution %s as %s', (value, expected) => {

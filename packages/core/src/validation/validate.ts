@@ -4,6 +4,7 @@ import { kernelId } from '../model/kernel-id.js';
 import type { Endpoint, IPFamily, Protocol, ServiceName, ServicePort, ServiceType, TrafficDistribution } from '../model/service-port.js';
 import { serviceCreateViolation, sliceCreateViolation } from './create-rules.js';
 import { dnsLabel, labelValue } from './fields.js';
+import { distinctFrontends, outermostRanges } from './frontend-addresses.js';
 import { fieldPath, FieldError, InvalidObjectError, type Validated } from './invalid-object-error.js';
 import {
   endpointSchema, endpointSliceIntakeSchema, nodeSchema, servicePortSchema, serviceIntakeSchema, slicePortSchema,
@@ -158,19 +159,20 @@ function toService(object: ServiceObject): ValidService {
   if (clusterIPs.length > 2 || new Set(clusterIPs.map((ip) => ipFamily(ip))).size !== clusterIPs.length) {
     throw new FieldError('spec.clusterIPs', 'at most one IP per family');
   }
-  const externalIPs = spec.externalIPs?.length ? spec.externalIPs.map((ip, index) => nonSpecialAddress(ip, `spec.externalIPs[${index}]`)) : NONE;
-  const loadBalancerSourceRanges = !spec.loadBalancerSourceRanges?.length ? NONE : spec.loadBalancerSourceRanges.map((text, index) => {
+  const listedExternalIPs = spec.externalIPs?.length ? spec.externalIPs.map((ip, index) => nonSpecialAddress(ip, `spec.externalIPs[${index}]`)) : NONE;
+  const loadBalancerSourceRanges = !spec.loadBalancerSourceRanges?.length ? NONE : outermostRanges(spec.loadBalancerSourceRanges.map((text, index) => {
     // Space-padded values are allowed (a leftover of the annotation this field replaced).
     const cidr = canonicalCIDR(text.trim());
     if (cidr === null) throw new FieldError(`spec.loadBalancerSourceRanges[${index}]`, `invalid CIDR ${JSON.stringify(text)}`);
     return cidr;
-  });
+  }));
   const affinityTimeoutSeconds = spec.sessionAffinity === 'ClientIP' ? affinityTimeout(spec.sessionAffinityConfig?.clientIP?.timeoutSeconds) : null;
   const externalTrafficLocal = spec.externalTrafficPolicy === 'Local';
-  const loadBalancerIPs = type === 'LoadBalancer'
+  const ingressIPs = type === 'LoadBalancer'
     ? (object.status?.loadBalancer?.ingress ?? []).flatMap((ingress, index) =>
       ingress.ip && ingress.ipMode !== 'Proxy' ? [address(ingress.ip, `status.loadBalancer.ingress[${index}].ip`)] : [])
     : NONE;
+  const { externalIPs, loadBalancerIPs } = distinctFrontends(listedExternalIPs, ingressIPs);
   const healthCheckNodePort = type === 'LoadBalancer' && externalTrafficLocal ? healthPort(spec.healthCheckNodePort) : null;
   const internalTrafficLocal = spec.internalTrafficPolicy === 'Local';
   const distribution = trafficDistribution(spec.trafficDistribution);
