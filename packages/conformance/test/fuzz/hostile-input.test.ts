@@ -4,7 +4,6 @@ import type { ProxyMetrics, SourceEvent } from '@kplane/core';
 import { validateEndpointSlice, validateService } from '@kplane/core/testing';
 import { FAKE_BACKENDS, NODE_CONFIG, type FakeBackend } from './fake-backends.js';
 import { hostileEvent, manyEndpoints, manyPorts } from './hostile-objects.js';
-import { withoutRepeatedFrontends } from './known-bug-workarounds.js';
 import { MARKER } from './hostile-values.js';
 
 /**
@@ -52,11 +51,6 @@ async function syncOnce(backend: FakeBackend, events: readonly SourceEvent[]): P
   expect(leaked(backend.takeTexts())).toBeUndefined();
 }
 
-const KNOWN_BUGS: Readonly<Record<string, (event: SourceEvent) => SourceEvent>> = {
-  'iptables tree': withoutRepeatedFrontends,
-  'iptables flat': withoutRepeatedFrontends,
-};
-
 let unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
 beforeAll(() => {
@@ -68,7 +62,6 @@ afterAll(() => {
 
 describe.each(Object.keys(FAKE_BACKENDS))('%s under hostile input', (name) => {
   const make = FAKE_BACKENDS[name]!;
-  const workaround = KNOWN_BUGS[name] ?? ((event: SourceEvent) => event);
 
   it(`survives ${RUNS * SYNCS * EVENTS} generated objects: every sync succeeds, refusals are counted, no object text reaches a tool`, async ({ annotate }) => {
     const started = Date.now();
@@ -79,8 +72,7 @@ describe.each(Object.keys(FAKE_BACKENDS))('%s under hostile input', (name) => {
       const backend = make();
       await backend.proxy.backend.init();
       let refused = 0;
-      for (const generated of syncs) {
-        const events = generated.map(workaround);
+      for (const events of syncs) {
         for (const event of events) {
           const result = outcome(event);
           if (result === null) counts.deletes++;
