@@ -7,9 +7,8 @@ import type { FamilyModel } from '../src/planner/family-model.js';
 import { serviceChain } from '../src/planner/names.js';
 import { planFull } from '../src/planner/plan-full.js';
 import { planPartial } from '../src/planner/plan-partial.js';
-import type { Plan } from '../src/planner/plan.js';
-import { allTreeChains } from '../src/planner/trees.js';
 import { harness } from './support/harness.js';
+import { planText, snapshot, stateOf } from './support/plans.js';
 import { trace } from './support/trace.js';
 
 /** Services s<from>..s<to-1> with one endpoint each, on distinct cluster IPs in 10.96.0.0/16. */
@@ -18,18 +17,6 @@ function services(from: number, to: number, endpointNet = 0): SourceEvent[] {
     upsert(serviceObject(`s${index}`, { clusterIPs: [`10.96.${index >> 8}.${index & 255}`], ports: [{ name: 'http', port: 80 }] })),
     upsert(endpointSliceObject(`s${index}`, { ports: [{ name: 'http', port: 8080 }], endpoints: [{ ip: `10.244.${endpointNet}.${index % 250 + 1}`, nodeName: 'node-a' }] })),
   ]);
-}
-
-const text = (plan: Plan): string => plan.transactions.map(String).join('');
-
-async function stateOf(events: readonly SourceEvent[]): Promise<ProxyState> {
-  const world = harness({ 'leaf-size': '4' });
-  await world.start(events);
-  return world.engine.desiredState;
-}
-
-function snapshot(model: FamilyModel) {
-  return { nat: model.writtenChains('nat'), filter: model.writtenChains('filter'), trees: allTreeChains(model.trees, model.settings.family) };
 }
 
 /** Every service of `state` is reached through the tree. */
@@ -55,8 +42,8 @@ describe('iptables backend: failed restores', () => {
     const model = test.backend.tables(4)!;
     const next = await stateOf([...services(0, 20), ...services(20, 24, 1)]);
     const changed = [...next.values()].map((port) => port.servicePort.key);
-    const partialBefore = text(planPartial(model, changed, next));
-    const fullBefore = text(planFull(model, next, parseSave(test.client.dump('nft', 4))));
+    const partialBefore = planText(planPartial(model, changed, next));
+    const fullBefore = planText(planFull(model, next, parseSave(test.client.dump('nft', 4))));
     const modelBefore = snapshot(model);
     const kernelBefore = test.client.dump('nft', 4);
 
@@ -64,8 +51,8 @@ describe('iptables backend: failed restores', () => {
     await expect(test.change(services(20, 24, 1))).rejects.toThrow('the sync failed');
     expect(test.client.dump('nft', 4)).toBe(kernelBefore);
     expect(snapshot(model)).toEqual(modelBefore);
-    expect(text(planPartial(model, changed, next))).toBe(partialBefore);
-    expect(text(planFull(model, next, parseSave(test.client.dump('nft', 4))))).toBe(fullBefore);
+    expect(planText(planPartial(model, changed, next))).toBe(partialBefore);
+    expect(planText(planFull(model, next, parseSave(test.client.dump('nft', 4))))).toBe(fullBefore);
 
     const saves = test.client.saves.length;
     await test.change([]);
@@ -90,7 +77,7 @@ describe('iptables backend: failed restores', () => {
     await expect(test.change(services(40, 1000))).rejects.toThrow('the sync failed');
     expect(test.client.restores.length).toBe(restores + 1);
     expect(snapshot(model)).toEqual(modelBefore);
-    expect(text(planFull(model, next, audit, 5000))).toBe(text(plan));
+    expect(planText(planFull(model, next, audit, 5000))).toBe(planText(plan));
     // The first restore worked: the old services are still served meanwhile.
     expectReached(test.client, await stateOf(services(0, 40)));
 

@@ -1,34 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { endpointSliceObject, serviceObject, upsert } from '@kplane/core/testing';
-import type { ProxyState, SourceEvent } from '@kplane/core';
+import type { SourceEvent } from '@kplane/core';
 import { FakeIptablesClient } from '../src/index.js';
 import { parseSave } from '../src/client/save-audit.js';
 import { FamilyModel } from '../src/planner/family-model.js';
 import { serviceChain } from '../src/planner/names.js';
 import { planFull } from '../src/planner/plan-full.js';
 import { planPartial } from '../src/planner/plan-partial.js';
-import type { Plan } from '../src/planner/plan.js';
-import { allTreeChains } from '../src/planner/trees.js';
 import { harness } from './support/harness.js';
+import { planText, snapshot, stateOf } from './support/plans.js';
 import { trace } from './support/trace.js';
 
 const service = (name: string, ip: string): SourceEvent => upsert(serviceObject(name, { clusterIPs: [ip], ports: [{ name: 'http', port: 80 }] }));
 const endpoints = (name: string, ip: string): SourceEvent =>
   upsert(endpointSliceObject(name, { ports: [{ name: 'http', port: 8080 }], endpoints: [{ ip, nodeName: 'node-a' }] }));
-const text = (plan: Plan): string => plan.transactions.map(String).join('');
-
-/** The desired state of `events`, as core's engine builds it (from a proxy of its own). */
-async function stateOf(events: readonly SourceEvent[]): Promise<ProxyState> {
-  const world = harness({ 'leaf-size': '4' });
-  await world.start(events);
-  return world.engine.desiredState;
-}
-
-/** Everything a model holds, to compare before and after. */
-function snapshot(model: FamilyModel) {
-  return { nat: model.writtenChains('nat'), filter: model.writtenChains('filter'), trees: allTreeChains(model.trees, model.settings.family) };
-}
-
 describe('iptables planner', () => {
   it('planning changes neither the model nor its trees: a partial plan not committed (a failed restore) and made again is the same', async () => {
     const test = harness({ 'leaf-size': '4' });
@@ -37,10 +22,10 @@ describe('iptables planner', () => {
     const changed = [...state.values()].map((port) => port.servicePort.key);
     const model = test.backend.tables(4)!;
     const before = snapshot(model);
-    const first = text(planPartial(model, changed, state));
+    const first = planText(planPartial(model, changed, state));
     expect(first).toContain(':KPLANE-IPS - [0:0]');
     expect(snapshot(model)).toEqual(before);
-    expect(text(planPartial(model, changed, state))).toBe(first);
+    expect(planText(planPartial(model, changed, state))).toBe(first);
   });
 
   it('a full plan not committed leaves the model as it was; committed, the model holds what it wrote', async () => {
@@ -53,7 +38,7 @@ describe('iptables planner', () => {
     const plan = planFull(model, state, audit, 30);
     expect(plan.transactions.length).toBeGreaterThan(1);
     expect(snapshot(model)).toEqual(before);
-    expect(text(planFull(model, state, audit, 30))).toBe(text(plan));
+    expect(planText(planFull(model, state, audit, 30))).toBe(planText(plan));
     for (const transaction of plan.transactions) await test.client.restore('nft', 4, transaction);
     plan.commit();
     for (const table of ['nat', 'filter'] as const) {
