@@ -9,7 +9,7 @@ export { ExecIpvsClient } from './client/exec-client.js';
 export { FakeIpvsClient, type FakeBatch, type FakeIpvsClientOptions, type FakeTool } from './client/fake-client.js';
 export { IpsetTransaction, IpTransaction, IpvsadmTransaction, type ServiceHeader } from './client/transaction.js';
 export { ipvsSysctls, kernelVersion, type SysctlChoice } from './kernel/sysctls.js';
-export { SCHEDULERS } from './settings.js';
+export { SCHEDULERS } from './options.js';
 
 export interface IpvsModuleOptions {
   /** The kernel release to plan for (the running kernel's, read at init, by default; tests pin one). */

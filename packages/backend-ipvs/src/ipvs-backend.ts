@@ -19,7 +19,7 @@ import { planPartial } from './planner/plan-partial.js';
 import type { IpvsPlan } from './planner/plan.js';
 import type { PortSettings } from './planner/port-objects.js';
 import { FAMILIES } from './planner/sets.js';
-import { ipvsSettings } from './settings.js';
+import { ipvsSettings } from './options.js';
 
 /** The IpvsClient binding: ExecIpvsClient by default, a FakeIpvsClient in tests. */
 export const IPVS_CLIENT = Symbol.for('kplane.ipvs.IpvsClient');

@@ -4,7 +4,7 @@ import { serviceObject, upsert } from '@kplane/core/testing';
 import { emptyModel, type IpvsModel } from '../src/planner/model.js';
 import { planFull } from '../src/planner/plan-full.js';
 import { planPartial } from '../src/planner/plan-partial.js';
-import { ipvsSettings } from '../src/settings.js';
+import { ipvsSettings } from '../src/options.js';
 import { CONFIG, endpoints, fakeNode, world } from './support/world.js';
 
 /** The desired state core hands the backend after a sync of `objects`. */
