@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG, createLogger, createProxy, type Batch, type Executor, type Query, type SourceEvent } from '@kplane/core';
 import { endpointSliceObject, serviceObject } from '@kplane/core/testing';
 import plugin, { ExecIptablesClient, type IptablesBackend, type Mode } from '../src/index.js';
-import { AUDIT_WINDOW, DriftAudit, TOP_CHAINS, TREE_CHAIN } from '../src/drift-audit.js';
+import { AUDIT_WINDOW, DriftAudit, TOP_CHAINS, TREE_CHAIN } from '../src/planner/audit.js';
 import { TestNetwork } from '../test/support/netns.js';
 
 const { values: flags } = parseArgs({

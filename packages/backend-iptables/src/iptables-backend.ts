@@ -4,7 +4,7 @@ import {
 } from '@kplane/core';
 import { FAMILIES, MODES, type IptablesClient, type Mode } from './client/client.js';
 import { parseSave, type KernelAudit } from './client/save-audit.js';
-import { DriftAudit } from './drift-audit.js';
+import { DriftAudit } from './planner/audit.js';
 import { detectMode } from './mode.js';
 import { readOptions, type IptablesOptions } from './options.js';
 import { FamilyModel } from './planner/family-model.js';

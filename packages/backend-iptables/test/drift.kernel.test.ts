@@ -2,7 +2,7 @@ import { DEFAULT_CONFIG, createLogger, createProxy, type IPFamily, type SourceEv
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpointSliceObject, serviceObject, upsert } from '@kplane/core/testing';
 import plugin, { type IptablesBackend } from '../src/index.js';
-import { AUDIT_WINDOW, TREE_CHAIN } from '../src/drift-audit.js';
+import { AUDIT_WINDOW, TREE_CHAIN } from '../src/planner/audit.js';
 import { TestNetwork } from './support/netns.js';
 
 const SERVER = { 4: '10.250.2.2', 6: 'fd00:250:2::2' } as const;

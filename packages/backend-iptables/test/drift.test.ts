@@ -3,7 +3,7 @@ import { FakeExecutor, endpointSliceObject, serviceObject, upsert } from '@kplan
 import { ToolError, type SourceEvent } from '@kplane/core';
 import { ExecIptablesClient, FakeIptablesClient, type Mode } from '../src/index.js';
 import { canonicalRule } from '../src/client/rule-text.js';
-import { DriftAudit, TOP_CHAINS, TREE_CHAIN } from '../src/drift-audit.js';
+import { DriftAudit, TOP_CHAINS, TREE_CHAIN } from '../src/planner/audit.js';
 import { harness } from './support/harness.js';
 
 /** Services s<from>..s<to-1> with one endpoint each, on distinct cluster IPs in 10.96.0.0/16. */

@@ -1,11 +1,11 @@
 import { IPTABLES_TABLES, type IPFamily, type IptablesRules, type IptablesTable } from '@kplane/core';
-import type { IptablesClient, Mode } from './client/client.js';
-import { listedRules, savedRules } from './client/listing.js';
-import { canonicalRule } from './client/rule-text.js';
-import { HOOKS } from './planner/base-chains.js';
-import type { FamilyModel } from './planner/family-model.js';
-import { CHAIN, nodePortRoot } from './planner/names.js';
-import { PROTOCOLS } from './planner/settings.js';
+import type { IptablesClient, Mode } from '../client/client.js';
+import { listedRules, savedRules } from '../client/listing.js';
+import { canonicalRule } from '../client/rule-text.js';
+import { HOOKS } from './base-chains.js';
+import type { FamilyModel } from './family-model.js';
+import { CHAIN, nodePortRoot } from './names.js';
+import { PROTOCOLS } from './settings.js';
 
 /** kplane's chains every audit reads: the entry chains and the tree roots, which every packet to a service passes. */
 export const TOP_CHAINS: ReadonlySet<string> = new Set([...Object.values(CHAIN), ...PROTOCOLS.map(nodePortRoot)]);
