@@ -11,6 +11,7 @@ import { listKernel, ownedState, parseAddresses, parseIpsetSave, parseIpvsadmSav
 import { nodeAddresses } from './kernel/node-addresses.js';
 import { ipvsHasSctp } from './kernel/sctp-support.js';
 import { ipvsSysctls, sysctlValues, type SysctlChoice } from './kernel/sysctls.js';
+import { IpvsAudit } from './planner/audit.js';
 import { emptyModel } from './planner/model.js';
 import { DUMMY_INTERFACE } from './planner/names.js';
 import { dummyCleanup, rulesCleanup, servicesCleanup, setsCleanup } from './planner/plan-cleanup.js';
@@ -52,6 +53,7 @@ export class IpvsBackend implements DataplaneBackend {
   private settings: PortSettings;
   private sysctls?: { readonly release: string; readonly choices: readonly SysctlChoice[] };
   private model = emptyModel();
+  private readonly drift: IpvsAudit;
 
   constructor(
     @inject(IPVS_CLIENT) private readonly client: IpvsClient,
@@ -61,6 +63,7 @@ export class IpvsBackend implements DataplaneBackend {
     @inject(KERNEL_RELEASE) private readonly kernelRelease: string | null,
   ) {
     this.settings = ipvsSettings(config);
+    this.drift = new IpvsAudit(client);
   }
 
   async init(): Promise<void> {
@@ -117,6 +120,15 @@ export class IpvsBackend implements DataplaneBackend {
       await this.apply(plan);
       plan.commit();
     }
+  }
+
+  /**
+   * Drift check between syncs (core calls it every --audit-period): the kernel's virtual services,
+   * set counts and one set's members, service addresses and chains against the model (IpvsAudit,
+   * which says what it costs); core runs a full sync on any difference.
+   */
+  audit(): Promise<readonly string[]> {
+    return this.drift.run(this.model);
   }
 
   /** Connections of the draining (weight 0) real servers in kplane's virtual services, from one `ipvsadm -L -n`. */

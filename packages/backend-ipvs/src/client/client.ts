@@ -23,8 +23,12 @@ export interface IpvsClient {
   saveServices(): Promise<string>;
   /** `ipvsadm -L -n`: the table with connection counters. */
   listServices(): Promise<string>;
-  /** `ipset save`. */
-  saveSets(): Promise<string>;
+  /** `ipset save`; `ipset save <name>` of one set. */
+  saveSets(name?: string): Promise<string>;
+  /** `ipset list -t`: every set's header (its number of entries), without members. */
+  listSetHeaders(): Promise<string>;
+  /** `/proc/net/ip_vs`: the IPVS table in the kernel's own format, read in one go. */
+  readIpvsTable(): Promise<string>;
   /** `ip -o address show [dev <device>]`; null when that device does not exist (or a dry run, which plans for a fresh node). */
   listAddresses(device?: string): Promise<string | null>;
   /** `iptables -S` of one table (ip6tables for IPv6). */

@@ -40,8 +40,16 @@ export class ExecIpvsClient implements IpvsClient {
     return this.executor.read({ tool: 'ipvsadm', args: ['-L', '-n'] });
   }
 
-  saveSets(): Promise<string> {
-    return this.executor.read({ tool: 'ipset', args: ['save'] });
+  saveSets(name?: string): Promise<string> {
+    return this.executor.read({ tool: 'ipset', args: name === undefined ? ['save'] : ['save', name] });
+  }
+
+  listSetHeaders(): Promise<string> {
+    return this.executor.read({ tool: 'ipset', args: ['list', '-t'] });
+  }
+
+  readIpvsTable(): Promise<string> {
+    return this.executor.read({ tool: 'cat', args: ['/proc/net/ip_vs'] });
   }
 
   async listAddresses(device?: string): Promise<string | null> {

@@ -8,7 +8,7 @@ import { Refusal } from './fake-refusal.js';
 import type { IpsetTransaction, IpTransaction, IpvsadmTransaction } from './transaction.js';
 
 /** The tools a FakeIpvsClient stands in for (`iptables` and `ip6tables` include their `-restore`). */
-export type FakeTool = 'ipvsadm' | 'ipset' | 'ip' | 'iptables' | 'ip6tables' | 'sysctl' | 'uname' | 'grep';
+export type FakeTool = 'ipvsadm' | 'ipset' | 'ip' | 'iptables' | 'ip6tables' | 'sysctl' | 'uname' | 'grep' | 'cat';
 
 export interface FakeIpvsClientOptions {
   /** `uname -r` (Debian 12's kernel by default). */
@@ -65,6 +65,19 @@ export class FakeIpvsClient implements IpvsClient {
     return this;
   }
 
+  /**
+   * Someone else's command, applied to the state as the tool's command line would (tampering
+   * tests): `outside('ipvsadm', '-D -t 10.96.0.10:80')`, `outside('ipset', 'del <set> <entry>')`,
+   * `outside('ip', 'address del 10.96.0.10/32 dev kplane-ipvs0')`; iptables through `iptables.get(family).command`.
+   * Not recorded as a batch; a refused command throws.
+   */
+  outside(tool: 'ipvsadm' | 'ipset' | 'ip', command: string): this {
+    if (tool === 'ipvsadm') this.services.restore(command);
+    else if (tool === 'ipset') this.sets.restore(command, false);
+    else this.links.batch(command);
+    return this;
+  }
+
   async restoreServices(transaction: IpvsadmTransaction): Promise<void> {
     this.batch('ipvsadm', transaction.toString(), (limit) => this.services.restore(transaction.toString(), limit));
   }
@@ -102,8 +115,16 @@ export class FakeIpvsClient implements IpvsClient {
     return this.read('ipvsadm', () => this.services.list());
   }
 
-  async saveSets(): Promise<string> {
-    return this.read('ipset', () => this.sets.save());
+  async saveSets(name?: string): Promise<string> {
+    return this.read('ipset', () => this.sets.save(name));
+  }
+
+  async listSetHeaders(): Promise<string> {
+    return this.read('ipset', () => this.sets.headers());
+  }
+
+  async readIpvsTable(): Promise<string> {
+    return this.read('cat', () => this.services.table());
   }
 
   async listAddresses(device?: string): Promise<string | null> {

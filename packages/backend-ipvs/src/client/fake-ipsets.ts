@@ -41,14 +41,29 @@ export class FakeIpsets {
     });
   }
 
-  /** `ipset save`. */
-  save(): string {
+  /** `ipset save [name]`. */
+  save(only?: string): string {
+    if (only !== undefined && !this.sets.has(only)) refuse('The set with the given name does not exist');
     const lines: string[] = [];
     for (const [name, set] of this.sets) {
+      if (only !== undefined && name !== only) continue;
       lines.push(`create ${name} ${set.type} family ${set.family} ${set.options} bucketsize 12 initval 0x5c1a9d3e`);
       for (const entry of set.entries) lines.push(`add ${name} ${entry}`);
     }
     return lines.map((line) => `${line}\n`).join('');
+  }
+
+  /** `ipset list -t`: each set's header, without members, as ipset 7.17 prints it. */
+  headers(): string {
+    return [...this.sets].map(([name, set]) => [
+      `Name: ${name}`,
+      `Type: ${set.type}`,
+      'Revision: 6',
+      `Header: family ${set.family} ${set.options} bucketsize 12 initval 0x5c1a9d3e`,
+      `Size in memory: ${200 + 40 * set.entries.size}`,
+      `References: ${this.inUse(name) ? 1 : 0}`,
+      `Number of entries: ${set.entries.size}`,
+    ].map((line) => `${line}\n`).join('')).join('');
   }
 
   /** Sorted, for comparing two fakes. */

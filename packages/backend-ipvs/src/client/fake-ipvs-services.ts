@@ -71,6 +71,27 @@ export class FakeIpvsServices {
     return `${lines.join('\n')}\n`;
   }
 
+  /**
+   * `/proc/net/ip_vs` as kernel 6.1 prints it: addresses and ports in hex (IPv6 addresses in full),
+   * the persistence timeout in jiffies (`hz` a second: Debian's CONFIG_HZ by default).
+   */
+  table(hz = 250): string {
+    const lines = [
+      'IP Virtual Server version 1.2.1 (size=4096)',
+      'Prot LocalAddress:Port Scheduler Flags',
+      '  -> RemoteAddress:Port Forward Weight ActiveConn InActConn',
+    ];
+    for (const [key, service] of this.services) {
+      const [flag = '', address = ''] = key.split(' ');
+      const persistence = service.persistence === null ? '' : `persistent ${service.persistence * hz} FFFFFFFF`;
+      lines.push(`${PROTOCOLS[flag]}  ${hexAddress(address)} ${service.scheduler} ${address.startsWith('[') ? '' : ' '}${persistence}`);
+      for (const [real, { weight, active, inactive }] of service.reals) {
+        lines.push(`  -> ${hexAddress(real)}      Masq    ${String(weight).padEnd(6)} ${String(active).padEnd(10)} ${String(inactive).padEnd(10)}`);
+      }
+    }
+    return `${lines.join('\n')}\n`;
+  }
+
   /** Sorted, for comparing two fakes. */
   dump(): string[] {
     return [...this.services].sort(([a], [b]) => (a < b ? -1 : 1)).flatMap(([key, service]) => [
@@ -126,4 +147,17 @@ export class FakeIpvsServices {
         refuse(`unknown command ${command}`);
     }
   }
+}
+
+/** `10.96.0.10:80` → `0A60000A:0050`, `[fd00::10]:80` → `[fd00:0000:...:0010]:0050`, as the kernel's %08X and %pI6 print them. */
+function hexAddress(address: string): string {
+  const colon = address.lastIndexOf(':');
+  const [ip, port] = [address.slice(0, colon), Number(address.slice(colon + 1))];
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  if (!ip.startsWith('[')) return `${ip.split('.').map((part) => Number(part).toString(16).toUpperCase().padStart(2, '0')).join('')}:${hexPort}`;
+  const [head = '', tail = ''] = ip.slice(1, -1).split('::');
+  const groups = (part: string): string[] => (part === '' ? [] : part.split(':'));
+  const missing = 8 - groups(head).length - groups(tail).length;
+  const full = [...groups(head), ...Array<string>(ip.includes('::') ? missing : 0).fill('0'), ...groups(tail)].map((group) => group.padStart(4, '0'));
+  return `[${full.join(':')}]:${hexPort}`;
 }
