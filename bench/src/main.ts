@@ -23,6 +23,8 @@ import { runFigures } from './report/figures.js';
 import { datapathTable, syncTable } from './report/markdown.js';
 import type { BackendRun, BenchResults, ControlPlaneRun, FileLoadRun, IpsetBaseline, RestoreBaseline, VmPart } from './report/results.js';
 import { checkTargets, targetServices } from './report/targets.js';
+import { runSoak } from './soak/soak.js';
+import { soakHeld, soakReport } from './soak/soak-report.js';
 
 const MODES = ['nft', 'legacy'] as const;
 
@@ -47,6 +49,7 @@ async function main(options: BenchOptions): Promise<number> {
   const resources = new Resources();
   resources.releaseOnSignals(() => progress.stop());
   try {
+    if (options.soakMinutes !== null) return await soak(options, resources, (line) => progress.log(line));
     // Not inside the VM: its runs are reported by the host, and every file the description reads crosses 9p there.
     const machine = options.inner ? null : await describeMachine();
     progress.status('bundling the agent from the sources');
@@ -153,6 +156,20 @@ async function main(options: BenchOptions): Promise<number> {
     progress.stop();
     await resources.releaseAll();
   }
+}
+
+/** `--soak`: the soak alone, per native backend asked for, at the first size. */
+async function soak(options: BenchOptions, resources: Resources, log: (line: string) => void): Promise<number> {
+  const cliBundle = await bundleCli();
+  resources.add(async () => rmSync(cliBundle.directory, { recursive: true, force: true }));
+  const prefix = `kpb${randomBytes(2).toString('hex')}-`;
+  let held = true;
+  for (const backend of options.backends.filter((candidate) => !candidate.vm)) {
+    const result = await runSoak(backend, { services: options.sizes[0]!, minutes: options.soakMinutes!, changesPerSecond: 10, seed: options.run.seed }, cliBundle, resources, prefix, log);
+    process.stdout.write(`${soakReport(result)}\n`);
+    held &&= soakHeld(result);
+  }
+  return held ? 0 : 1;
 }
 
 main(parseOptions(process.argv.slice(2))).then(

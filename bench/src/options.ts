@@ -34,6 +34,8 @@ export interface BenchOptions {
   readonly quick: boolean;
   /** Inside the IPVS VM: measure only, write raw runs to `outDir`, report progress as JSON lines. */
   readonly inner: boolean;
+  /** `--soak`: only the soak (bench/src/soak) for this many minutes, at the first size, per native backend asked for (default nft). */
+  readonly soakMinutes: number | null;
 }
 
 const USAGE = `npm run bench [-- options]
@@ -44,7 +46,9 @@ const USAGE = `npm run bench [-- options]
   --vm-sizes LIST      service counts for ipvs in its VM (default 1000,10000; quick: 50)
   --no-vm              skip the IPVS VM
   --out DIR            write results there instead of bench/results and bench/RESULTS.md
-  --seed N             workload seed (default 1)`;
+  --seed N             workload seed (default 1)
+  --soak               only the soak: 10 changes/s at N = 20,000 (or --sizes' first) while clients reach unchanged services
+  --soak-minutes M     how long the soak churns (default 10)`;
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   const { values } = parseArgs({
@@ -59,6 +63,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       out: { type: 'string' },
       seed: { type: 'string', default: '1' },
       inner: { type: 'boolean', default: false },
+      soak: { type: 'boolean', default: false },
+      'soak-minutes': { type: 'string', default: '10' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -68,9 +74,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   }
   const quick = values.quick;
   const defaultSizes = quick ? [50, 200] : values.full ? [1000, 5000, 10_000, 20_000, 50_000] : [1000, 5000, 10_000, 20_000];
-  const backends = values.backends ? values.backends.split(',').map(backendById) : BENCH_BACKENDS;
+  const backends = values.backends ? values.backends.split(',').map(backendById) : values.soak ? [backendById('nft')] : BENCH_BACKENDS;
   return {
-    sizes: values.sizes ? numbers(values.sizes) : defaultSizes,
+    sizes: values.sizes ? numbers(values.sizes) : values.soak ? [20_000] : defaultSizes,
     backends,
     vmSizes: values['vm-sizes'] ? numbers(values['vm-sizes']) : quick ? [50] : [1000, 10_000],
     vm: !values['no-vm'] && backends.some((backend) => backend.vm),
@@ -89,6 +95,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     outDir: values.out ?? null,
     quick,
     inner: values.inner,
+    soakMinutes: values.soak ? Number(values['soak-minutes']) : null,
   };
 }
 

@@ -140,10 +140,10 @@ function fakePod(ordinal: number): string {
   return ipText(FAKE_POD_BASE + 1 + ordinal);
 }
 
-function ipNumber(ip: string): number {
+export function ipNumber(ip: string): number {
   return ip.split('.').reduce((value, octet) => value * 256 + Number(octet), 0);
 }
 
-function ipText(value: number): string {
+export function ipText(value: number): string {
   return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
 }
