@@ -132,6 +132,18 @@ describe('ipvs drift audit', () => {
   });
 });
 
+describe('ipset list -t', () => {
+  it('reads each set\'s number of entries from the headers (ipset 7.17 in a network namespace)', () => {
+    const text = [
+      'Name: t', 'Type: hash:ip,port', 'Revision: 7', 'Header: family inet hashsize 1024 maxelem 1048576 bucketsize 12 initval 0x43042feb',
+      'Size in memory: 264', 'References: 0', 'Number of entries: 1', '',
+      'Name: u', 'Type: hash:ip', 'Revision: 6', 'Header: family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0xa7a6f776',
+      'Size in memory: 216', 'References: 0', 'Number of entries: 0', '',
+    ].join('\n');
+    expect(Object.fromEntries(parseSetHeaders(text))).toEqual({ t: 1, u: 0 });
+  });
+});
+
 describe('/proc/net/ip_vs', () => {
   it('reads the kernel\'s hex table (IPv4, IPv6 in full, persistence in ticks, firewall marks left out) keyed as ipvsadm -S -n', () => {
     const text = [

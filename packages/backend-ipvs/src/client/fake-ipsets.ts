@@ -53,7 +53,7 @@ export class FakeIpsets {
     return lines.map((line) => `${line}\n`).join('');
   }
 
-  /** `ipset list -t`: each set's header, without members, as ipset 7.17 prints it. */
+  /** `ipset list -t`: each set's header, without members, as ipset 7.17 prints it (a blank line between sets). */
   headers(): string {
     return [...this.sets].map(([name, set]) => [
       `Name: ${name}`,
@@ -63,7 +63,7 @@ export class FakeIpsets {
       `Size in memory: ${200 + 40 * set.entries.size}`,
       `References: ${this.inUse(name) ? 1 : 0}`,
       `Number of entries: ${set.entries.size}`,
-    ].map((line) => `${line}\n`).join('')).join('');
+    ].map((line) => `${line}\n`).join('')).join('\n');
   }
 
   /** Sorted, for comparing two fakes. */
