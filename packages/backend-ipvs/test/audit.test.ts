@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FakeIpvsClient } from '../src/index.js';
 import { parseIpVsTable } from '../src/kernel/ip-vs-table.js';
 import { parseSetHeaders } from '../src/kernel/ipset-headers.js';
@@ -34,6 +34,17 @@ describe('ipvs drift audit', () => {
     const fresh = fakeNode();
     await fresh.backend.init();
     expect(await fresh.backend.audit!()).toEqual([]);
+  });
+
+  it('never makes a full sync\'s listings: no ipvsadm -S -n, no ipset save of every set; eight reads an audit', async () => {
+    const { fake, audit } = await node();
+    const reads = (['saveServices', 'listServices', 'saveSets', 'listSetHeaders', 'readIpvsTable', 'listAddresses', 'listRules'] as const)
+      .map((method) => vi.spyOn(fake, method));
+    await audit();
+    expect(Object.fromEntries(reads.map((spy) => [spy.getMockName(), spy.mock.calls]))).toEqual({
+      saveServices: [], listServices: [], saveSets: [['kplane-ipvs4-cluster-ip']], listSetHeaders: [[]], readIpvsTable: [[]],
+      listAddresses: [['kplane-ipvs0']], listRules: [[4, 'nat'], [4, 'filter'], [6, 'nat'], [6, 'filter']],
+    });
   });
 
   it('finds a removed or changed virtual service or real server (ipvsadm -D, -d, -e, -E)', async () => {
