@@ -1,12 +1,14 @@
 // Times the ipvs backend's syncs in a real IPVS kernel: a full sync of N ClusterIP services (two
-// endpoints each) on a fresh node, one endpoint change, and a restarted agent's full sync of the
-// same state. Each size runs in a network namespace of its own. Run inside the VM:
+// endpoints each) on a fresh node, one endpoint change, a drift audit that finds nothing (beside
+// the full sync's listing it replaces), and a restarted agent's full sync of the same state. Each size runs in a network namespace of its own. Run inside the VM:
 //   bash scripts/ipvs-vm/measure-sync.sh [N...]   (default: 1000 10000)
 import { execa } from 'execa';
 import { DEFAULT_CONFIG, createLogger, createProxy, type Proxy, type SourceEvent } from '@kplane/core';
 import { NetnsExecutor } from '@kplane/conformance';
 import { endpointSliceObject, serviceObject } from '@kplane/core/testing';
-import { ipvsModule } from '../src/index.js';
+import { ExecIpvsClient, ipvsModule } from '../src/index.js';
+import { listKernel } from '../src/kernel/kernel-state.js';
+import { listRules } from '../src/kernel/iptables-listing.js';
 import { ToolTimes } from './support/tool-times.js';
 
 const sizes = process.argv.slice(2).map(Number);
@@ -29,11 +31,21 @@ for (const count of sizes.length > 0 ? sizes : [1000, 10_000]) {
     proxy.engine.handle([objects(count >> 1, 1)[1]!]);
     const change = await timed(() => proxy.engine.sync());
     const changeTools = executor.take();
+    const audits: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      const started = performance.now();
+      const drift = await proxy.backend.audit!();
+      if (drift.length > 0) throw new Error(`the audit found drift on a converged node: ${drift.slice(0, 3).join('; ')}`);
+      audits.push(`${Math.round(performance.now() - started)} (${executor.take()})`);
+    }
+    const client = new ExecIpvsClient(executor);
+    const listing = await timed(async () => Boolean(await Promise.all([listKernel(client), listRules(client, 4), listRules(client, 6)])));
+    const listingTools = executor.take();
     const restarted = start();
     await restarted.backend.init();
     restarted.engine.handle(Array.from({ length: count }, (_, i) => objects(i, i === count >> 1 ? 1 : 0)).flat());
     const restart = await timed(() => restarted.engine.sync());
-    rows.push(`| ${count} | ${full} (${fullTools}) | ${change} (${changeTools}) | ${restart} (${executor.take()}) |`);
+    rows.push(`| ${count} | ${full} (${fullTools}) | ${change} (${changeTools}) | ${audits.join('; ')} | ${listing} (${listingTools}) | ${restart} (${executor.take()}) |`);
     await restarted.backend.cleanup();
   } finally {
     await execa('ip', ['netns', 'delete', namespace], { reject: false });
@@ -43,8 +55,8 @@ for (const count of sizes.length > 0 ? sizes : [1000, 10_000]) {
 process.stdout.write([
   `ipvs backend sync times, kernel ${(await execa('uname', ['-r'])).stdout} (under emulation: compare only with other runs in the VM)`,
   '(in brackets: the time spent in each tool, reads included and overlapping; the rest is kplane itself)',
-  '| services | full sync, fresh node (ms) | one endpoint changed (ms) | full sync after a restart, nothing to change (ms) |',
-  '|---|---|---|---|',
+  '| services | full sync, fresh node (ms) | one endpoint changed (ms) | three audits, nothing drifted (ms) | a full sync\'s listing (ms) | full sync after a restart, nothing to change (ms) |',
+  '|---|---|---|---|---|---|',
   ...rows,
   '',
 ].join('\n'));
