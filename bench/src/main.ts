@@ -23,6 +23,7 @@ import { runFigures } from './report/figures.js';
 import { datapathTable, syncTable } from './report/markdown.js';
 import type { BackendRun, BenchResults, ControlPlaneRun, FileLoadRun, IpsetBaseline, RestoreBaseline, VmPart } from './report/results.js';
 import { checkTargets, targetServices } from './report/targets.js';
+import { runCrashBench } from './crash-bench.js';
 import { runSoak } from './soak/soak.js';
 import { soakHeld, soakReport } from './soak/soak-report.js';
 
@@ -58,6 +59,10 @@ async function main(options: BenchOptions): Promise<number> {
     const cliBundle = await bundleCli();
     resources.add(async () => rmSync(cliBundle.directory, { recursive: true, force: true }));
     const prefix = `kpb${randomBytes(2).toString('hex')}-`;
+    if (options.crashRuns !== null) {
+      progress.stop();
+      return await runCrashBench(options, options.crashRuns, cliBundle, resources, prefix);
+    }
     const context: RunContext = { resources, agentBundle, cliBundle, prefix, progress, settings: options.run, vm: options.inner };
 
     const runs: BackendRun[] = [];

@@ -36,6 +36,8 @@ export interface BenchOptions {
   readonly inner: boolean;
   /** `--soak`: only the soak (bench/src/soak) for this many minutes, at the first size, per native backend asked for (default nft). */
   readonly soakMinutes: number | null;
+  /** `--crash`: only kill -9 during syncs and restarts, with this many kills of each kind per backend and N; null without. */
+  readonly crashRuns: number | null;
 }
 
 const USAGE = `npm run bench [-- options]
@@ -48,7 +50,10 @@ const USAGE = `npm run bench [-- options]
   --out DIR            write results there instead of bench/results and bench/RESULTS.md
   --seed N             workload seed (default 1)
   --soak               only the soak: 10 changes/s at N = 20,000 (or --sizes' first) while clients reach unchanged services
-  --soak-minutes M     how long the soak churns (default 10)`;
+  --soak-minutes M     how long the soak churns (default 10)
+  --crash              only kill -9 during full and partial syncs, then restarts (N = 5,000 unless --sizes;
+                       nft and both iptables trees unless --backends; ipvs is skipped)
+  --crash-runs N       kills of each kind per backend and N (default 20; with --quick 3)`;
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   const { values } = parseArgs({
@@ -65,6 +70,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       inner: { type: 'boolean', default: false },
       soak: { type: 'boolean', default: false },
       'soak-minutes': { type: 'string', default: '10' },
+      crash: { type: 'boolean', default: false },
+      'crash-runs': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -74,9 +81,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   }
   const quick = values.quick;
   const defaultSizes = quick ? [50, 200] : values.full ? [1000, 5000, 10_000, 20_000, 50_000] : [1000, 5000, 10_000, 20_000];
-  const backends = values.backends ? values.backends.split(',').map(backendById) : values.soak ? [backendById('nft')] : BENCH_BACKENDS;
+  const crashBackends = ['nft', 'iptables-tree-nft', 'iptables-tree-legacy'];
+  const backends = values.backends ? values.backends.split(',').map(backendById) : values.soak ? [backendById('nft')] : values.crash ? crashBackends.map(backendById) : BENCH_BACKENDS;
   return {
-    sizes: values.sizes ? numbers(values.sizes) : values.soak ? [20_000] : defaultSizes,
+    sizes: values.sizes ? numbers(values.sizes) : values.soak ? [20_000] : values.crash ? [quick ? 200 : 5000] : defaultSizes,
     backends,
     vmSizes: values['vm-sizes'] ? numbers(values['vm-sizes']) : quick ? [50] : [1000, 10_000],
     vm: !values['no-vm'] && backends.some((backend) => backend.vm),
@@ -96,6 +104,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     quick,
     inner: values.inner,
     soakMinutes: values.soak ? Number(values['soak-minutes']) : null,
+    crashRuns: values.crash ? Number(values['crash-runs'] ?? (quick ? 3 : 20)) : null,
   };
 }
 
