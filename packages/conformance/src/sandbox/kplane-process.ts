@@ -94,8 +94,25 @@ export class KplaneProcess {
   private stderr = '';
   private readonly exited: Promise<void>;
 
+  /** Every JSON log line, parsed as it arrives (stderr itself is kept only as a tail for error messages). */
+  private readonly logLines: Record<string, unknown>[] = [];
+  private partialLine = '';
+
   private constructor(private readonly child: ChildProcess) {
-    child.stderr!.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-(1 << 20))));
+    child.stderr!.on('data', (chunk: Buffer) => {
+      const text = chunk.toString();
+      this.stderr = (this.stderr + text).slice(-(1 << 16));
+      const lines = (this.partialLine + text).split('\n');
+      this.partialLine = lines.pop()!;
+      for (const line of lines) {
+        if (!line.startsWith('{')) continue;
+        try {
+          this.logLines.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          // Not a log line (a JSON-looking message of a tool, say).
+        }
+      }
+    });
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
   }
 
@@ -112,14 +129,8 @@ export class KplaneProcess {
   }
 
   /** The JSON log lines so far. */
-  logs(): Record<string, unknown>[] {
-    return this.stderr.split('\n').filter((line) => line.startsWith('{')).flatMap((line) => {
-      try {
-        return [JSON.parse(line) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
+  logs(): readonly Record<string, unknown>[] {
+    return this.logLines;
   }
 
   /** The syncs done so far (`full`, how long the engine says it took). */
