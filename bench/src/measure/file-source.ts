@@ -44,15 +44,18 @@ export async function measureFileSource(sandbox: BenchSandbox, backend: BenchBac
   const stopAgent = resources.addProcess(agent);
   let log = '';
   agent.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-8192)));
+  // Every wait below also ends when the agent does, so a dead agent fails the row instead of hanging it.
+  const exited = new Promise<never>((_, reject) => agent.once('close', (code, signal) => reject(new Error(`kplane run exited (${code ?? signal}): ${log.trim()}`))));
+  exited.catch(() => {});
+  const unlessExited = <T>(wait: Promise<T>): Promise<T> => Promise.race([wait, exited]);
   try {
     for (;;) {
-      if (agent.exitCode !== null) throw new Error(`kplane run exited (${agent.exitCode}): ${log.trim()}`);
-      if ((await sandbox.nodeHttp('http://127.0.0.1:10256/healthz')).status === 200) break;
+      if ((await unlessExited(sandbox.nodeHttp('http://127.0.0.1:10256/healthz'))).status === 200) break;
       if (performance.now() - started > STARTUP_TIMEOUT_MS) throw new Error(`kplane run did not sync within ${STARTUP_TIMEOUT_MS / 1000}s: ${log.trim()}`);
       await sleep(100);
     }
     const startupMs = performance.now() - started;
-    const seen = await live;
+    const seen = await unlessExited(live);
     if (!seen.ok) throw new Error(`kplane run synced, but the last service never went live: ${log.trim()}`);
     const liveMs = (seen.liveNs - startedNs) / 1e6;
     const edited = new Set<number>();
@@ -66,7 +69,7 @@ export async function measureFileSource(sandbox: BenchSandbox, backend: BenchBac
       });
       const renamedNs = Number(process.hrtime.bigint());
       renameSync(`${file}.tmp`, file);
-      const outcome = await seen;
+      const outcome = await unlessExited(seen);
       if (!outcome.ok) throw new Error(`the file edit of service ${target} never went live: ${log.trim()}`);
       editLiveMs.push((outcome.liveNs - renamedNs) / 1e6);
     }
