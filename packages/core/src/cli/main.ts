@@ -14,6 +14,7 @@ import { createProxy, type Proxy } from '../proxy.js';
 import { FileSource } from '../source/file-source.js';
 import type { Source } from '../source/source.js';
 import { checkBackendOptions } from './check-backend-options.js';
+import { MemoryRelease } from './memory-release.js';
 import { addProxyOptions, resolveProxyOptions, type ProxyOptions } from './proxy-options.js';
 
 const program = new Command('kplane')
@@ -90,15 +91,20 @@ async function run(command: Command): Promise<void> {
   await backend.init();
   const servers = await startProxyServers({ metrics: options.metricsBindAddress, healthz: options.healthzBindAddress }, engine.health, metrics);
   const serviceHealth = new ServiceHealthServer(logger, () => engine.health.livez().healthy, nodePortIPs(options.config) ?? undefined);
+  const memory = new MemoryRelease();
   // Whatever ends the run, the listeners close: an open server would keep a failed process alive.
   try {
-    engine.onSynced(() => serviceHealth.update(engine.healthCheckPorts));
+    engine.onSynced(async () => {
+      memory.worked();
+      await serviceHealth.update(engine.healthCheckPorts);
+    });
     engine.onRejected((rejection) => source.reportRejection?.(rejection));
     // Until the first lists arrive, /healthz answers 503 (no sync yet) and the informers retry with backoff.
     const synced = source.start(engine.handle).then(() => engine.start());
     const signal = await Promise.race([stopSignal, synced.then(() => stopSignal)]);
     logger.info({ signal: String(signal[0] ?? '') }, 'stopping; the rules stay in place');
   } finally {
+    memory.stop();
     await source.stop();
     await engine.stop();
     await serviceHealth.stop();
