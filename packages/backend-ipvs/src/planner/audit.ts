@@ -31,7 +31,9 @@ const KERNEL_HZ: readonly number[] = [100, 250, 300, 1000];
  * 2.2 MB, the window's set 0.7-2.5 MB (vip, cluster-ip, hairpin), the rest 8 KB — and 140-190 ms of
  * the agent's CPU to parse and compare them (a loaded 2-core host), about 3% of a core at the
  * default 5 s period; a full sync's listing is 8.9 MB, of it `ipvsadm -S -n`'s 2.6 MB in 20,000
- * netlink requests and every set's members (4.1 MB).
+ * netlink requests and every set's members (4.1 MB). In the IPVS VM (emulated, 5-10× slower) at
+ * 10,000 services: 3.7-7.4 s an audit (/proc/net/ip_vs 0.4 s, the window's set up to 4.7 s) against
+ * 10.9 s for a full sync's listing (scripts/ipvs-vm/measure-sync.sh).
  * Worst case, in audit periods: a removed or changed virtual service or real server, a removed or
  * added member, a removed set, address, dummy, chain, rule or jump: the next audit (1). A member
  * replaced by another in the same set: one round of the window (as many audits as kplane has
