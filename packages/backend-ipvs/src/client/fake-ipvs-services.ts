@@ -56,19 +56,9 @@ export class FakeIpvsServices {
 
   /** `ipvsadm -L -n`. */
   list(): string {
-    const lines = [
-      'IP Virtual Server version 1.2.1 (size=4096)',
-      'Prot LocalAddress:Port Scheduler Flags',
-      '  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
-    ];
-    for (const [key, service] of this.services) {
-      const [flag = '', address = ''] = key.split(' ');
-      lines.push(`${PROTOCOLS[flag]!.padEnd(4)} ${address} ${service.scheduler}${service.persistence === null ? '' : ` persistent ${service.persistence}`}`);
-      for (const [real, { weight, active, inactive }] of service.reals) {
-        lines.push(`  -> ${real.padEnd(28)} Masq    ${String(weight).padEnd(6)} ${String(active).padEnd(10)} ${String(inactive).padEnd(10)}`);
-      }
-    }
-    return `${lines.join('\n')}\n`;
+    return this.render('  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn',
+      (flag, address, service) => `${PROTOCOLS[flag]!.padEnd(4)} ${address} ${service.scheduler}${service.persistence === null ? '' : ` persistent ${service.persistence}`}`,
+      (real) => real.padEnd(28));
   }
 
   /**
@@ -76,17 +66,22 @@ export class FakeIpvsServices {
    * the persistence timeout in jiffies (`hz` a second: Debian's CONFIG_HZ by default).
    */
   table(hz = 250): string {
-    const lines = [
-      'IP Virtual Server version 1.2.1 (size=4096)',
-      'Prot LocalAddress:Port Scheduler Flags',
-      '  -> RemoteAddress:Port Forward Weight ActiveConn InActConn',
-    ];
+    return this.render('  -> RemoteAddress:Port Forward Weight ActiveConn InActConn',
+      (flag, address, service) => {
+        const persistence = service.persistence === null ? '' : `persistent ${service.persistence * hz} FFFFFFFF`;
+        return `${PROTOCOLS[flag]}  ${hexAddress(address)} ${service.scheduler} ${address.startsWith('[') ? '' : ' '}${persistence}`;
+      },
+      (real) => `${hexAddress(real)}     `);
+  }
+
+  /** The two listings share their layout: a header, then each service's line and its real servers' lines. */
+  private render(realHeader: string, serviceLine: (flag: string, address: string, service: Service) => string, realAddress: (real: string) => string): string {
+    const lines = ['IP Virtual Server version 1.2.1 (size=4096)', 'Prot LocalAddress:Port Scheduler Flags', realHeader];
     for (const [key, service] of this.services) {
       const [flag = '', address = ''] = key.split(' ');
-      const persistence = service.persistence === null ? '' : `persistent ${service.persistence * hz} FFFFFFFF`;
-      lines.push(`${PROTOCOLS[flag]}  ${hexAddress(address)} ${service.scheduler} ${address.startsWith('[') ? '' : ' '}${persistence}`);
+      lines.push(serviceLine(flag, address, service));
       for (const [real, { weight, active, inactive }] of service.reals) {
-        lines.push(`  -> ${hexAddress(real)}      Masq    ${String(weight).padEnd(6)} ${String(active).padEnd(10)} ${String(inactive).padEnd(10)}`);
+        lines.push(`  -> ${realAddress(real)} Masq    ${String(weight).padEnd(6)} ${String(active).padEnd(10)} ${String(inactive).padEnd(10)}`);
       }
     }
     return `${lines.join('\n')}\n`;
