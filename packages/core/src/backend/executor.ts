@@ -103,27 +103,29 @@ export class ExecaExecutor implements Executor {
   }
 
   async apply(batch: Batch): Promise<void> {
-    await this.run(batch.tool, batch.args, batch.input, () => summarizeBatch(batch), batch.failOnStderr);
+    await this.run(batch.tool, batch.args, batch);
   }
 
   read(query: Query): Promise<string> {
-    return this.run(query.tool, query.args, undefined, () => undefined);
+    return this.run(query.tool, query.args);
   }
 
-  private async run(tool: string, args: readonly string[], input: string | undefined, summary: () => BatchSummary | undefined, failOnStderr = false): Promise<string> {
+  /** Runs a read, or a batch (whose input goes to stdin and whose summary goes into a failure). */
+  private async run(tool: string, args: readonly string[], batch?: Batch): Promise<string> {
     // Its own process group, so a timeout kills whatever the tool started too: a child left holding
     // the tool's stdout would keep the run waiting for its output to end.
-    const child = execa(tool, args, { input: input ?? '', reject: false, stripFinalNewline: false, maxBuffer: 1 << 30, detached: true });
+    const child = execa(tool, args, { input: batch?.input ?? '', reject: false, stripFinalNewline: false, maxBuffer: 1 << 30, detached: true });
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup(child.pid);
     }, this.timeoutMs);
     const result = await child.finally(() => clearTimeout(timer));
+    const summary = (): BatchSummary | undefined => batch && summarizeBatch(batch);
     if (timedOut) throw new ToolTimeoutError(tool, this.timeoutMs, result.stderr, summary());
     if (result.failed && result.code === 'ENOENT' && result.exitCode === undefined) throw new ToolMissingError(tool);
     if (result.failed) throw new ToolError(tool, result.exitCode, result.stderr || result.message || 'failed', summary());
-    if (failOnStderr && result.stderr.trim() !== '') throw new ToolError(tool, result.exitCode, result.stderr, summary());
+    if (batch?.failOnStderr && result.stderr.trim() !== '') throw new ToolError(tool, result.exitCode, result.stderr, summary());
     return result.stdout;
   }
 }
