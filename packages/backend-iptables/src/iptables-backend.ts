@@ -2,7 +2,7 @@ import {
   FEATURES, IPTABLES_TABLES, TOKENS, conntrackConnections, ensureForwardAccept, inject, injectable, removeForwardAccept,
   type DataplaneBackend, type Endpoint, type Executor, type Feature, type IPFamily, type Logger, type ProxyConfig, type SyncRequest,
 } from '@kplane/core';
-import { FAMILIES, MODES, type IptablesClient, type Mode } from './client/client.js';
+import { command, FAMILIES, MODES, type IptablesClient, type Mode } from './client/client.js';
 import { parseSave, type KernelAudit } from './client/save-audit.js';
 import { DriftAudit } from './planner/audit.js';
 import { detectMode } from './mode.js';
@@ -74,7 +74,7 @@ export class IptablesBackend implements DataplaneBackend {
     if (!(await hasIPv6(this.executor))) this.models.delete(6);
     for (const family of this.models.keys()) {
       await this.client.version(this.mode, family).catch((error: unknown) => {
-        throw new Error(`iptables backend: ${family === 4 ? 'iptables' : 'ip6tables'}-${this.mode}-restore is not usable (install iptables 1.8+): ${(error as Error).message}`);
+        throw new Error(`iptables backend: ${command(this.mode, family, 'restore')} is not usable (install iptables 1.8+): ${(error as Error).message}`);
       });
     }
     this.logger.info({ mode: this.mode, detected: !this.options.mode, layout: this.options.layout, leafSize: this.options.leafSize }, 'iptables backend ready');
@@ -104,7 +104,7 @@ export class IptablesBackend implements DataplaneBackend {
     const drift: string[] = [];
     for (const [family, model] of this.models) {
       if (model.empty) continue;
-      const tool = `${family === 4 ? 'iptables' : 'ip6tables'}-${this.mode}`;
+      const tool = command(this.mode, family);
       for (const line of await this.drift.run(this.mode, family, model)) drift.push(`${tool} ${line}`);
     }
     return drift;

@@ -21,7 +21,7 @@ export { DryRunExecutor, ExecaExecutor, ToolError, ToolMissingError, type Batch,
 // Policy shared by the backends.
 export { markHex, masqueradeMark } from './backend/marks.js';
 export { ensureForwardAccept, removeForwardAccept } from './backend/forward-accept.js';
-export { IPTABLES_TABLES, IptablesTransaction, type IptablesRules, type IptablesTable } from './backend/iptables-transaction.js';
+export { IPTABLES_TABLES, IptablesTransaction, iptablesCommand, type IptablesRules, type IptablesTable } from './backend/iptables-transaction.js';
 export { conntrackConnections } from './backend/conntrack-connections.js';
 export { nodePortIPs } from './config/node-port-ips.js';
 

@@ -1,4 +1,4 @@
-import type { IPFamily, IptablesTable, IptablesTransaction } from '@kplane/core';
+import { iptablesCommand, type IPFamily, type IptablesTable, type IptablesTransaction } from '@kplane/core';
 
 /** The iptables variant: nf_tables through the xtables compatibility layer, or the legacy x_tables. */
 export type Mode = 'nft' | 'legacy';
@@ -17,4 +17,9 @@ export interface IptablesClient {
   listChain(mode: Mode, family: IPFamily, table: IptablesTable, chain: string): Promise<string | null>;
   /** The restore tool's version line; fails when the tool is not usable. */
   version(mode: Mode, family: IPFamily): Promise<string>;
+}
+
+/** The tool of one variant and family: `ip6tables-nft`, `iptables-legacy-restore`. */
+export function command(mode: Mode, family: IPFamily, verb?: 'restore' | 'save'): string {
+  return `${iptablesCommand(family)}-${mode}${verb ? `-${verb}` : ''}`;
 }

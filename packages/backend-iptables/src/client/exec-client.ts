@@ -1,5 +1,5 @@
 import { ToolError, type Batch, type Executor, type IPFamily, type IptablesTable, type IptablesTransaction } from '@kplane/core';
-import type { IptablesClient, Mode } from './client.js';
+import { command, type IptablesClient, type Mode } from './client.js';
 
 /** The real client: `ip(6)tables-<mode>-restore` and `-save` through core's executor (so `kplane plan` records the restores). */
 export class ExecIptablesClient implements IptablesClient {
@@ -32,8 +32,4 @@ const MISSING_CHAIN = /No chain\/target\/match by that name|chain `[^']*' in tab
 /** One `iptables-restore --noflush` batch; `-w` waits for the xtables lock instead of failing. */
 export function restoreBatch(mode: Mode, family: IPFamily, input: string): Batch {
   return { tool: command(mode, family, 'restore'), args: ['-w', '5', '--noflush'], input };
-}
-
-function command(mode: Mode, family: IPFamily, verb?: 'restore' | 'save'): string {
-  return `${family === 4 ? 'iptables' : 'ip6tables'}-${mode}${verb ? `-${verb}` : ''}`;
 }

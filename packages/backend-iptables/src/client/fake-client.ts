@@ -1,6 +1,6 @@
 import { ToolError, type IPFamily, type IptablesTable, type IptablesTransaction } from '@kplane/core';
 import { FakeIptablesTables } from '@kplane/core/testing';
-import type { IptablesClient, Mode } from './client.js';
+import { command, type IptablesClient, type Mode } from './client.js';
 
 /** What one restore carried: its variant, family and exact input. */
 export interface Restore {
@@ -61,7 +61,7 @@ export class FakeIptablesClient implements IptablesClient {
   }
 
   async version(mode: Mode, family: IPFamily): Promise<string> {
-    return `${family === 4 ? 'iptables' : 'ip6tables'}-${mode}-restore v1.8.9 (${mode === 'nft' ? 'nf_tables' : 'legacy'})`;
+    return `${command(mode, family, 'restore')} v1.8.9 (${mode === 'nft' ? 'nf_tables' : 'legacy'})`;
   }
 
   /**
@@ -86,7 +86,7 @@ export class FakeIptablesClient implements IptablesClient {
     const key = `${mode}/${family}`;
     let ruleset = this.rulesets.get(key);
     if (!ruleset) {
-      const tool = `${family === 4 ? 'iptables' : 'ip6tables'}-${mode}`;
+      const tool = command(mode, family);
       ruleset = new FakeIptablesTables({ tool, ...(mode === 'nft' && { maxNesting: NFT_MAX_NESTING }) });
       this.rulesets.set(key, ruleset);
     }

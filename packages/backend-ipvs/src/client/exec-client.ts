@@ -1,4 +1,4 @@
-import { type Executor, type IPFamily, type IptablesTable, type IptablesTransaction, type Query } from '@kplane/core';
+import { iptablesCommand, type Executor, type IPFamily, type IptablesTable, type IptablesTransaction, type Query } from '@kplane/core';
 import type { IpvsClient } from './client.js';
 import { whenToolFails } from './tool-failure.js';
 import type { IpsetTransaction, IpTransaction, IpvsadmTransaction } from './transaction.js';
@@ -24,7 +24,7 @@ export class ExecIpvsClient implements IpvsClient {
   }
 
   async restoreRules(family: IPFamily, transaction: IptablesTransaction): Promise<void> {
-    if (!transaction.empty) await this.executor.apply({ tool: `${iptablesTool(family)}-restore`, args: ['--noflush', '-w', '5'], input: transaction.toString() });
+    if (!transaction.empty) await this.executor.apply({ tool: `${iptablesCommand(family)}-restore`, args: ['--noflush', '-w', '5'], input: transaction.toString() });
   }
 
   async writeSysctls(values: ReadonlyMap<string, number>): Promise<void> {
@@ -60,7 +60,7 @@ export class ExecIpvsClient implements IpvsClient {
   }
 
   listRules(family: IPFamily, table: IptablesTable): Promise<string> {
-    return this.executor.read({ tool: iptablesTool(family), args: ['-w', '5', '-t', table, '-S'] });
+    return this.executor.read({ tool: iptablesCommand(family), args: ['-w', '5', '-t', table, '-S'] });
   }
 
   async kernelRelease(): Promise<string> {
@@ -80,6 +80,3 @@ export class ExecIpvsClient implements IpvsClient {
  */
 const IPVS_PROTOCOLS_QUERY: Query = { tool: 'grep', args: ['-o', '-w', '-E', 'ip_vs_protocol_(tcp|sctp)', '/proc/kallsyms'] };
 
-function iptablesTool(family: IPFamily): string {
-  return family === 4 ? 'iptables' : 'ip6tables';
-}

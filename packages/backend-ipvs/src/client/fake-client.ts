@@ -1,4 +1,4 @@
-import { IPTABLES_TABLES, ToolError, ToolMissingError, type IPFamily, type IptablesTable, type IptablesTransaction } from '@kplane/core';
+import { IPTABLES_TABLES, iptablesCommand, ToolError, ToolMissingError, type IPFamily, type IptablesTable, type IptablesTransaction } from '@kplane/core';
 import { FakeIptablesTables } from '@kplane/core/testing';
 import type { IpvsClient } from './client.js';
 import { FakeIpsets } from './fake-ipsets.js';
@@ -92,7 +92,7 @@ export class FakeIpvsClient implements IpvsClient {
 
   async restoreRules(family: IPFamily, transaction: IptablesTransaction): Promise<void> {
     const input = transaction.toString();
-    this.batch(family === 4 ? 'iptables' : 'ip6tables', input, (limit) => {
+    this.batch(iptablesCommand(family), input, (limit) => {
       if (limit !== Infinity) return; // all or nothing: a failed restore changes no table
       const unknown = [...input.matchAll(/--match-set (\S+)/g)].map((match) => match[1]!).find((name) => !this.sets.has(name));
       if (unknown !== undefined) throw new Refusal(`Set ${unknown} doesn't exist.`);
@@ -137,7 +137,7 @@ export class FakeIpvsClient implements IpvsClient {
   }
 
   async listRules(family: IPFamily, table: IptablesTable): Promise<string> {
-    return this.read(family === 4 ? 'iptables' : 'ip6tables', () => this.iptables.get(family)!.list(table));
+    return this.read(iptablesCommand(family), () => this.iptables.get(family)!.list(table));
   }
 
   async kernelRelease(): Promise<string> {
@@ -151,7 +151,7 @@ export class FakeIpvsClient implements IpvsClient {
 
   /** The whole state, sorted (connection counters and batch history left out): two fakes that dump alike hold the same kernel. */
   dump(): string {
-    const rules = [...this.iptables].flatMap(([family, tables]) => IPTABLES_TABLES.map((table) => `# ${family === 4 ? 'iptables' : 'ip6tables'} -t ${table}\n${tables.list(table)}`));
+    const rules = [...this.iptables].flatMap(([family, tables]) => IPTABLES_TABLES.map((table) => `# ${iptablesCommand(family)} -t ${table}\n${tables.list(table)}`));
     const sysctls = [...this.sysctls].sort().map(([key, value]) => `sysctl ${key} = ${value}`);
     return [...this.services.dump(), ...this.sets.dump(), ...this.links.dump(), ...sysctls].map((line) => `${line}\n`).join('') + rules.join('');
   }

@@ -1,4 +1,4 @@
-import { IPTABLES_TABLES, type IptablesRules } from '@kplane/core';
+import { IPTABLES_TABLES, iptablesCommand, type IptablesRules } from '@kplane/core';
 import type { IpvsClient } from '../client/client.js';
 import { parseIpVsTable, type TableService } from '../kernel/ip-vs-table.js';
 import { parseSetHeaders } from '../kernel/ipset-headers.js';
@@ -94,7 +94,7 @@ export class IpvsAudit {
   private async rulesDrift(chains: ReadonlyMap<string, IptablesRules>): Promise<string[]> {
     const drift: string[] = [];
     for (const family of FAMILIES) {
-      const tool = family === 4 ? 'iptables' : 'ip6tables';
+      const tool = iptablesCommand(family);
       const listing = await listRules(this.client, family);
       for (const jump of JUMPS) {
         if (jumpCount(listing, jump) === 0) drift.push(`${tool}: ${jump.table} ${jump.chain} has no jump to ${jump.target}`);

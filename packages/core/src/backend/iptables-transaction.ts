@@ -1,4 +1,11 @@
+import type { IPFamily } from '../model/service-port.js';
+
 export type IptablesTable = 'nat' | 'filter';
+
+/** The command of one IP family: `iptables` or `ip6tables` (the tools' variants add a suffix). */
+export function iptablesCommand(family: IPFamily): 'iptables' | 'ip6tables' {
+  return family === 4 ? 'iptables' : 'ip6tables';
+}
 
 export const IPTABLES_TABLES: readonly IptablesTable[] = ['nat', 'filter'];
 
