@@ -25,6 +25,7 @@ import type { BackendRun, BenchResults, ControlPlaneRun, FileLoadRun, IpsetBasel
 import { checkTargets, targetServices } from './report/targets.js';
 import { runCrashBench } from './crash-bench.js';
 import { runSoak } from './soak/soak.js';
+import { peerWork, runPeerBench, writePeerReport } from './peer/peer-bench.js';
 import { soakHeld, soakReport } from './soak/soak-report.js';
 
 const MODES = ['nft', 'legacy'] as const;
@@ -45,7 +46,8 @@ async function main(options: BenchOptions): Promise<number> {
   const sum = (sizes: readonly number[], work: (services: number) => number): number => sizes.reduce((total, services) => total + work(services), 0);
   const total = measured.length * sum(options.sizes, (services) => WORK.run(services, options.inner))
     + (options.inner ? 0 : (PLANNER_BACKENDS.length + 2 + 2 * MODES.length) * sum(options.sizes, WORK.step))
-    + (withVm ? sum(options.vmSizes, (services) => WORK.run(services, true)) : 0);
+    + (withVm ? sum(options.vmSizes, (services) => WORK.run(services, true)) : 0)
+    + (options.inner ? 0 : peerWork(options));
   const progress = createProgress(total, options.inner ? 'json' : 'terminal');
   const resources = new Resources();
   resources.releaseOnSignals(() => progress.stop());
@@ -78,6 +80,7 @@ async function main(options: BenchOptions): Promise<number> {
       writeFileSync(join(options.outDir!, VM_RESULTS_FILE), JSON.stringify({ kernel: release(), runs }));
       return runs.some((run) => run.error) ? 1 : 0;
     }
+    const peer = options.peer ? await runPeerBench(options, resources, prefix, progress) : null;
 
     const failures: string[] = [];
     /** One measurement step: its result, or null with the failure recorded (the bench goes on). */
@@ -152,7 +155,13 @@ async function main(options: BenchOptions): Promise<number> {
       '', '## Targets', '', ...targets, '',
       `Report: ${written.markdown}`, `Raw results: ${written.json}`, `Charts: ${written.charts.join(', ')}`, '',
     ].join('\n'));
+    if (peer) {
+      const report = writePeerReport(peer, runs, written.json);
+      process.stdout.write(`## kplane vs kube-proxy\n\n${report.table}\n\nkube-proxy: ${report.markdown}, ${report.json}\n`);
+    }
     const failed = [...runs, ...vm.runs].filter((run) => run.error).map((run) => `${run.backend} at ${run.services}`);
+    if (peer?.error) failed.push(`kube-proxy (${peer.error.slice(0, 200)})`);
+    failed.push(...(peer?.runs ?? []).filter((run) => run.error).map((run) => `kube-proxy ${run.mode} at ${run.services}`));
     if (vm.available && vm.reason) failed.push(`the IPVS VM (${vm.reason})`);
     failed.push(...failures);
     if (failed.length > 0) process.stderr.write(`bench: failed: ${failed.join(', ')}\n`);

@@ -38,6 +38,8 @@ export interface BenchOptions {
   readonly soakMinutes: number | null;
   /** `--crash`: only kill -9 during syncs and restarts, with this many kills of each kind per backend and N; null without. */
   readonly crashRuns: number | null;
+  /** `--peer kube-proxy`: also the real kube-proxy (bench/src/peer), nftables and iptables modes, beside kplane; null without. */
+  readonly peer: 'kube-proxy' | null;
 }
 
 const USAGE = `npm run bench [-- options]
@@ -53,7 +55,9 @@ const USAGE = `npm run bench [-- options]
   --soak-minutes M     how long the soak churns (default 10)
   --crash              only kill -9 during full and partial syncs, then restarts (N = 5,000 unless --sizes;
                        nft and both iptables trees unless --backends; ipvs is skipped)
-  --crash-runs N       kills of each kind per backend and N (default 20; with --quick 3)`;
+  --crash-runs N       kills of each kind per backend and N (default 20; with --quick 3)
+  --peer kube-proxy    also the real kube-proxy (built from k8s.io/kubernetes once, cached in .cache/) in nftables
+                       and iptables modes on the same workload, each figure beside kplane's with the ratio`;
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   const { values } = parseArgs({
@@ -72,6 +76,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       'soak-minutes': { type: 'string', default: '10' },
       crash: { type: 'boolean', default: false },
       'crash-runs': { type: 'string' },
+      peer: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -105,7 +110,13 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     inner: values.inner,
     soakMinutes: values.soak ? Number(values['soak-minutes']) : null,
     crashRuns: values.crash ? Number(values['crash-runs'] ?? (quick ? 3 : 20)) : null,
+    peer: peerOption(values.peer),
   };
+}
+
+function peerOption(peer: string | undefined): BenchOptions['peer'] {
+  if (peer === undefined || peer === 'kube-proxy') return peer ?? null;
+  throw new Error(`unknown peer "${peer}" (known: kube-proxy)\n${USAGE}`);
 }
 
 function numbers(list: string): number[] {
