@@ -11,6 +11,7 @@ import { FAMILIES, TABLE } from './planner/layout.js';
 import type { NftPlan } from './planner/plan.js';
 import { planFull, type FullSyncLimits } from './planner/plan-full.js';
 import { planPartial } from './planner/plan-partial.js';
+import { planReadBack } from './planner/read-back.js';
 import { WrittenTable, type WrittenTables } from './planner/written-table.js';
 
 /** Up to this many service ports, a deep audit lists a family's table whole (rules and elements) and checks all of it. */
@@ -45,6 +46,8 @@ export class NftBackend implements DataplaneBackend {
   private readonly auditCursor: Record<NftFamily, { rulesNext: boolean; set: number }> = { ip: { rulesNext: true, set: 0 }, ip6: { rulesNext: true, set: 0 } };
   /** When (clock time) the next deep audit may run. */
   private deepAuditAt = Number.NEGATIVE_INFINITY;
+  /** Whether the next full sync is the first since start-up, to be planned against the tables a previous run left. */
+  private firstSync = true;
 
   constructor(
     @inject(NFT_CLIENT) private readonly nft: NftClient,
@@ -72,7 +75,7 @@ export class NftBackend implements DataplaneBackend {
   async sync(request: SyncRequest): Promise<void> {
     // A model learnt from the kernel (start-up, a failed split sync, drift) has names only: a partial sync needs more.
     if (request.full || FAMILIES.some((family) => this.tables[family].generation === 0 || this.tables[family].leftover !== null)) {
-      await this.run(planFull(this.tables, request.state, this.config, this.limits));
+      await this.run((await this.readBack(request)) ?? planFull(this.tables, request.state, this.config, this.limits));
       this.logger.debug({ generation: this.tables.ip.generation, services: request.state.size }, 'nft full sync');
     } else {
       await this.run(planPartial(this.tables, request.changed, request.state));
@@ -164,6 +167,25 @@ export class NftBackend implements DataplaneBackend {
       }
     }
     plan.commit();
+  }
+
+  /**
+   * The first full sync after a restart over tables a previous run left: only what differs from
+   * them (planReadBack), or null for the full rewrite. Once: later full syncs repair drift or resync.
+   */
+  private async readBack(request: SyncRequest): Promise<NftPlan | null> {
+    if (!this.firstSync) return null;
+    this.firstSync = false;
+    if (FAMILIES.every((family) => this.tables[family].generation === 0)) return null;
+    const listings = await Promise.all(FAMILIES.map((family) => this.nft.listTable(family, TABLE, { terse: false }))).catch((error: unknown) => {
+      this.logger.info({ error: (error as Error).message }, 'nft: the tables found at start-up could not be listed; they are rewritten whole');
+      return null;
+    });
+    if (!listings) return null;
+    const readBack = planReadBack(this.tables, { ip: listings[0]!, ip6: listings[1]! }, request.state, this.config, this.limits.transactionElements);
+    if ('fallback' in readBack) this.logger.info({ reason: readBack.fallback }, 'nft: the tables found at start-up are rewritten whole');
+    else this.logger.info({ transactions: readBack.plan.stages.length }, 'nft: the tables found at start-up are kept; only what differs is written');
+    return 'plan' in readBack ? readBack.plan : null;
   }
 
   /** The start-up audit: names in kplane's tables (no elements), so a full sync knows what to replace. */

@@ -104,6 +104,6 @@ function references(rule: string): string {
 }
 
 /** A key as nft lists it: a host prefix (`/32`, `/128`) is shown as the bare address. */
-function normalise(key: string): string {
+export function normalise(key: string): string {
   return key.replace(/\/(?:32|128)\b/g, '');
 }
