@@ -113,6 +113,21 @@ describe('fake API server', () => {
     without.stop();
   });
 
+  it('streams a WatchList (sendInitialEvents): the current state, whatever the resourceVersion, then the initial-events-end bookmark, then changes', async () => {
+    const server = await start();
+    const a = server.apply(service('a', '10.96.0.1'));
+    server.apply(service('b', '10.96.0.2'));
+    server.delete('Service', 'default/b');
+    const stream = await watch(server, `sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&resourceVersion=${a.metadata.resourceVersion}`);
+    server.apply(service('c', '10.96.0.3'));
+    await vi.waitFor(() => expect(stream.events).toHaveLength(3));
+    expect(stream.events.map((event) => `${event.type} ${event.object.metadata.name ?? ''}`)).toEqual(['ADDED a', 'BOOKMARK ', 'ADDED c']);
+    const bookmark = stream.events[1]!.object as { metadata: { resourceVersion: string; annotations?: Record<string, string> } };
+    expect(bookmark.metadata.annotations).toEqual({ 'k8s.io/initial-events-end': 'true' });
+    expect(Number(bookmark.metadata.resourceVersion)).toBe(Number(stream.events[2]!.object.metadata.resourceVersion) - 1);
+    stream.stop();
+  });
+
   it('streams a watch in HTTP chunks, split to the size it is told', async () => {
     const server = await start({ chunkSize: 5 });
     const sizes = await rawChunkSizes(server, '/api/v1/services?watch=true&resourceVersion=1000', 20, () => server.apply(service('a', '10.96.0.1')));

@@ -53,7 +53,8 @@ const PAGE_SIZE_LIMIT = 10_000;
  * tell: one resourceVersion sequence, consistent paginated lists (`limit`/`continue`), watches that
  * replay from a resourceVersion over a chunked stream, label and field selectors (an object that
  * stops matching is a DELETED event), bookmarks on request, 410 Gone after compaction, server-side
- * watch timeouts, bearer-token auth, and events.k8s.io/v1 Event creation. Tests drive the faults:
+ * watch timeouts, WatchList streams (`sendInitialEvents=true`), bearer-token auth, and
+ * events.k8s.io/v1 Event creation. Tests drive the faults:
  * dropped connections, in-stream expiry, unreachability, failing requests.
  */
 export class FakeApiServer {
@@ -238,8 +239,10 @@ export class FakeApiServer {
 
   private watch(response: ServerResponse, resource: Resource, selector: Selector, query: Record<string, string>): void {
     const from = query.resourceVersion ?? '';
+    // WatchList (client-go's default since 1.35): the current state as ADDED events, whatever the resourceVersion, closed by a bookmark.
+    const streamList = query.sendInitialEvents === 'true';
     // No resourceVersion: the current state as ADDED events, then what follows.
-    const backlog = from === '' || from === '0'
+    const backlog = streamList || from === '' || from === '0'
       ? this.store.list(resource).filter(selector).map((object): WatchEvent => ({ type: 'ADDED', object: withTypeMeta(resource, object) }))
       : this.store.changesSince(Number(from))?.map((change) => watchEvent(change, resource, selector)).filter((event) => event !== null) ?? null;
     const expired = status(410, 'Expired', `too old resource version: ${from} (${this.store.compacted})`);
@@ -263,6 +266,7 @@ export class FakeApiServer {
       unsubscribe();
       if (timeout) clearTimeout(timeout);
     });
+    if (streamList) backlog.push(initialEventsEnd(resource, this.store.resourceVersion));
     if (backlog.length > 0) this.send(response, backlog);
   }
 
@@ -327,6 +331,14 @@ function watchEvent(change: Change, resource: Resource, selector: Selector): Wat
   const last = withTypeMeta(resource, structuredClone(change.previous!));
   last.metadata.resourceVersion = String(change.revision);
   return { type: 'DELETED', object: last };
+}
+
+/** The BOOKMARK that ends a WatchList's initial events (metav1.InitialEventsAnnotationKey): the reflector's list is complete. */
+function initialEventsEnd(resource: Resource, revision: number): WatchEvent {
+  return {
+    type: 'BOOKMARK',
+    object: { kind: resource.kind, apiVersion: apiVersion(resource), metadata: { resourceVersion: String(revision), annotations: { 'k8s.io/initial-events-end': 'true' } } } as ApiObject,
+  };
 }
 
 function withTypeMeta(resource: Resource, object: ApiObject): ApiObject {
