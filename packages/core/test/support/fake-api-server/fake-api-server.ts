@@ -266,8 +266,8 @@ export class FakeApiServer {
       unsubscribe();
       if (timeout) clearTimeout(timeout);
     });
-    if (streamList) backlog.push(initialEventsEnd(resource, this.store.resourceVersion));
     if (backlog.length > 0) this.send(response, backlog);
+    if (streamList) this.send(response, [initialEventsEnd(resource, this.store.resourceVersion)]);
   }
 
   private create(request: IncomingMessage, response: ServerResponse, resource: Resource, namespace: string | null): void {
@@ -334,10 +334,10 @@ function watchEvent(change: Change, resource: Resource, selector: Selector): Wat
 }
 
 /** The BOOKMARK that ends a WatchList's initial events (metav1.InitialEventsAnnotationKey): the reflector's list is complete. */
-function initialEventsEnd(resource: Resource, revision: number): WatchEvent {
+function initialEventsEnd(resource: Resource, revision: number): Record<string, unknown> {
   return {
     type: 'BOOKMARK',
-    object: { kind: resource.kind, apiVersion: apiVersion(resource), metadata: { resourceVersion: String(revision), annotations: { 'k8s.io/initial-events-end': 'true' } } } as ApiObject,
+    object: { kind: resource.kind, apiVersion: apiVersion(resource), metadata: { resourceVersion: String(revision), annotations: { 'k8s.io/initial-events-end': 'true' } } },
   };
 }
 
