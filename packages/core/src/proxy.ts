@@ -4,12 +4,15 @@ import { createContainer, type Runtime } from './di/container.js';
 import { TOKENS } from './di/tokens.js';
 import type { Engine } from './engine/engine.js';
 import type { ProxyMetrics } from './metrics/proxy-metrics.js';
+import type { DebugViews } from './debug/debug-views.js';
 
 /** A wired proxy: what the CLI runs, and what tests, the demo and the bench drive in-process. */
 export interface Proxy {
   readonly engine: Engine;
   readonly backend: DataplaneBackend;
   readonly metrics: ProxyMetrics;
+  /** What the debug endpoint and `kplane explain` show. */
+  readonly debug: DebugViews;
 }
 
 /** The embedding entry point: core wired by the container, with the plugin's backend (and whatever else its module rebinds). */
@@ -19,5 +22,6 @@ export function createProxy(runtime: Runtime, backendModule: ContainerModule): P
     engine: container.get<Engine>(TOKENS.Engine),
     backend: container.get<DataplaneBackend>(TOKENS.Backend),
     metrics: container.get<ProxyMetrics>(TOKENS.Metrics),
+    debug: container.get<DebugViews>(TOKENS.DebugViews),
   };
 }

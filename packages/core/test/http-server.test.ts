@@ -1,13 +1,7 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { close, listen, LISTENER_LIMITS, sendJSON } from '../src/health/http-server.js';
-
-function openSocket(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => resolve(socket));
-    socket.on('error', reject);
-  });
-}
+import { heldConnections, openSocket, slowloris } from './support/listener-abuse.js';
 
 describe('health listeners', () => {
   it('hold at most maxConnections sockets, whatever a client opens, and answer again once they close', async () => {
@@ -17,8 +11,7 @@ describe('health listeners', () => {
     try {
       for (let i = 0; i < 60; i++) sockets.push(await openSocket(port));
       await new Promise((resolve) => setTimeout(resolve, 100));
-      const held = await new Promise<number>((resolve, reject) => server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
-      expect(held).toBeLessThanOrEqual(20);
+      expect(await heldConnections(server)).toBeLessThanOrEqual(20);
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
@@ -32,15 +25,22 @@ describe('health listeners', () => {
     const limits = { ...LISTENER_LIMITS, headersTimeoutMs: 300, requestTimeoutMs: 300 };
     const { server, port } = await listen({ host: '127.0.0.1', port: 0 }, { '/healthz': (_, response) => sendJSON(response, 200, {}) }, limits);
     try {
-      const socket = await openSocket(port);
-      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
-      socket.resume();
-      const ended = await new Promise<boolean>((resolve) => {
-        socket.on('close', () => resolve(true));
-        setTimeout(() => resolve(false), 4_000);
-      });
-      socket.destroy();
-      expect(ended).toBe(true);
+      expect(await slowloris(port, '/healthz', 4_000)).toBe(true);
+    } finally {
+      await close(server);
+    }
+  });
+
+  it('answer 500 when a handler throws at once, and go on serving', async () => {
+    const { server, port } = await listen({ host: '127.0.0.1', port: 0 }, {
+      '/boom': () => {
+        throw new Error('boom');
+      },
+      '/healthz': (_, response) => sendJSON(response, 200, {}),
+    });
+    try {
+      expect((await fetch(`http://127.0.0.1:${port}/boom`)).status).toBe(500);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     } finally {
       await close(server);
     }

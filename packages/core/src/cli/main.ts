@@ -85,11 +85,11 @@ async function prepare(command: Command, executorFor: (options: ProxyOptions) =>
 }
 
 async function run(command: Command): Promise<void> {
-  const { options, logger, proxy: { engine, backend, metrics }, source } = await prepare(command, ({ config }) => new ExecaExecutor({ timeoutMs: config.toolTimeoutMs }));
+  const { options, logger, proxy: { engine, backend, metrics, debug }, source } = await prepare(command, ({ config }) => new ExecaExecutor({ timeoutMs: config.toolTimeoutMs }));
   // Listening from the start: a stop signal while the API server is still unreachable ends the process cleanly.
   const stopSignal = Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
   await backend.init();
-  const servers = await startProxyServers({ metrics: options.metricsBindAddress, healthz: options.healthzBindAddress }, engine.health, metrics);
+  const servers = await startProxyServers({ metrics: options.metricsBindAddress, healthz: options.healthzBindAddress }, engine.health, metrics, debug);
   const serviceHealth = new ServiceHealthServer(logger, () => engine.health.livez().healthy, nodePortIPs(options.config) ?? undefined);
   const memory = new MemoryRelease();
   // Whatever ends the run, the listeners close: an open server would keep a failed process alive.

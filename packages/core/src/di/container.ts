@@ -3,6 +3,9 @@ import { Container, ContainerModule } from 'inversify';
 import type { Logger } from 'pino';
 import type { Executor } from '../backend/executor.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
+import { INNER_EXECUTOR, RecordingExecutor } from '../debug/recording-executor.js';
+import { SyncRecorder } from '../debug/sync-recorder.js';
+import { DebugViews } from '../debug/debug-views.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { ConntrackCleaner } from '../engine/conntrack-cleaner.js';
 import { DrainScheduler } from '../engine/drain-scheduler.js';
@@ -28,7 +31,11 @@ export interface Runtime {
 function coreModule(runtime: Runtime): ContainerModule {
   return new ContainerModule(({ bind }) => {
     bind(TOKENS.Config).toConstantValue(runtime.config);
-    bind(TOKENS.Executor).toConstantValue(runtime.executor);
+    // Backends get the runtime's executor through the recorder of /debug/sync (what is written is unchanged).
+    bind(INNER_EXECUTOR).toConstantValue(runtime.executor);
+    bind(TOKENS.Executor).to(RecordingExecutor);
+    bind(TOKENS.SyncRecorder).to(SyncRecorder);
+    bind(TOKENS.DebugViews).to(DebugViews);
     bind(TOKENS.Logger).toConstantValue(runtime.logger);
     bind(TOKENS.Clock).toConstantValue(runtime.clock ?? systemClock);
     bind(TOKENS.Metrics).to(ProxyMetrics);

@@ -32,6 +32,10 @@ export const TOKENS = {
   ConntrackCleaner: Symbol.for('kplane.ConntrackCleaner'),
   /** HealthState: /healthz and /livez. */
   HealthState: Symbol.for('kplane.HealthState'),
+  /** SyncRecorder: the last syncs and their batches, for /debug/sync. */
+  SyncRecorder: Symbol.for('kplane.SyncRecorder'),
+  /** DebugViews: what /debug/sync, /debug/services and `kplane explain` show. */
+  DebugViews: Symbol.for('kplane.DebugViews'),
   /** HealthCheckPorts: the healthCheckNodePorts the service health server answers. */
   HealthCheckPorts: Symbol.for('kplane.HealthCheckPorts'),
 } as const;

@@ -18,6 +18,7 @@ import type { ConntrackCleaner, ProgrammedChange } from './conntrack-cleaner.js'
 import type { DrainScheduler } from './drain-scheduler.js';
 import type { HealthCheckPort, HealthCheckPorts } from './health-check-ports.js';
 import type { DesiredState } from './proxy-state.js';
+import type { SyncRecorder } from '../debug/sync-recorder.js';
 import type { SyncRunner } from './sync-runner.js';
 
 const DRAIN_CHECK_MS = 1000;
@@ -60,6 +61,7 @@ export class Engine {
     @inject(TOKENS.ConntrackCleaner) private readonly conntrack: ConntrackCleaner,
     @inject(TOKENS.HealthState) readonly health: HealthState,
     @inject(TOKENS.HealthCheckPorts) private readonly healthChecks: HealthCheckPorts,
+    @inject(TOKENS.SyncRecorder) readonly recorder: SyncRecorder,
   ) {
     intake.onNode((name, node) => this.onNode(name, node));
     metrics.buildInfo.set({ version: VERSION, backend: backend.name }, 1);
@@ -123,9 +125,12 @@ export class Engine {
     this.metrics.frontendConflicts.set(this.tracker.frontendConflicts);
     for (const [key, change] of changes.ports) this.drains.update(key, change.previous, change.current);
     const changed = new Set([...changes.ports.keys(), ...this.drainChanged]);
+    const present = (key: ServicePortKey): boolean => this.tracker.state.has(key);
+    this.recorder.begin(full, changed.size);
     try {
       await this.backend.sync({ full, changed, state: this.state });
     } catch (error) {
+      this.recorder.backendDone(changed, present, error);
       this.tracker.requeue(changes);
       for (const key of changes.ports.keys()) this.drainChanged.add(key);
       // kube-proxy's fallback: a split sync may have been applied in part, so the next sync is full.
@@ -138,10 +143,12 @@ export class Engine {
       this.logger.error({ err: error, full, changed: changed.size, ...tool }, 'sync failed; the dataplane keeps its last good rules, retrying with backoff');
       return false;
     }
+    this.recorder.backendDone(changed, present);
     this.drainChanged.clear();
     this.needFull = false;
     if (full) this.lastFullAt = startedAt;
     await this.afterSync(changed, changes, this.syncs++ === 0);
+    this.recorder.end();
     const seconds = (this.clock.now() - startedAt) / 1000;
     this.metrics.syncDuration.observe(seconds);
     (full ? this.metrics.fullSyncDuration : this.metrics.partialSyncDuration).observe(seconds);

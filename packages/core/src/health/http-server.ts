@@ -19,7 +19,13 @@ export function parseBindAddress(text: string): { host: string; port: number } {
  */
 export const LISTENER_LIMITS = { maxConnections: 256, headersTimeoutMs: 5_000, requestTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000 };
 
-/** A small HTTP server for fixed paths; resolves once listening, with the bound port. */
+/** The handler of a `/prefix/*` route that `path` is under (`/debug/services/*` for `/debug/services/ns/name`). */
+function prefixRoute(routes: Record<string, Handler>, path: string): Handler | undefined {
+  const key = Object.keys(routes).find((route) => route.endsWith('/*') && path.startsWith(route.slice(0, -1)));
+  return key === undefined ? undefined : routes[key];
+}
+
+/** A small HTTP server for fixed paths (and `/prefix/*` ones); resolves once listening, with the bound port. */
 export async function listen(
   address: { host: string; port: number },
   routes: Record<string, Handler>,
@@ -29,12 +35,13 @@ export async function listen(
     // Node checks the timeouts above only this often (30 s by default).
     connectionsCheckingInterval: 1_000 }, (request, response) => {
     const path = (request.url ?? '/').split('?')[0]!;
-    const handler = routes[path];
+    const handler = routes[path] ?? prefixRoute(routes, path);
     if (!handler) {
       response.writeHead(404).end('not found\n');
       return;
     }
-    Promise.resolve(handler(request, response)).catch((error: unknown) => {
+    // Called inside the promise: a handler that throws at once answers 500 instead of ending the process.
+    Promise.resolve().then(() => handler(request, response)).catch((error: unknown) => {
       if (!response.headersSent) response.writeHead(500);
       response.end(`${String(error)}\n`);
     });

@@ -8,6 +8,16 @@ interface ServiceHealth {
   localEndpoints: number;
 }
 
+/** What a healthCheckNodePort answers (kube-proxy's body and weight header); `kplane explain` shows it too. */
+export function healthCheckAnswer(health: Readonly<ServiceHealth>, serviceProxyHealthy: boolean) {
+  const [namespace, name] = health.service.split('/');
+  return {
+    status: health.localEndpoints > 0 && serviceProxyHealthy ? 200 : 503,
+    body: { service: { namespace, name }, localEndpoints: health.localEndpoints, serviceProxyHealthy },
+    weight: String(health.localEndpoints),
+  };
+}
+
 /**
  * kube-proxy's healthCheckNodePort servers for externalTrafficPolicy=Local load balancers: the
  * cloud load balancer probes each node and sends traffic only where the answer is 200, which
@@ -54,13 +64,7 @@ export class ServiceHealthServer {
   }
 
   private respond(health: ServiceHealth, response: ServerResponse): void {
-    const [namespace, name] = health.service.split('/');
-    const serviceProxyHealthy = this.proxyHealthy();
-    sendJSON(
-      response,
-      health.localEndpoints > 0 && serviceProxyHealthy ? 200 : 503,
-      { service: { namespace, name }, localEndpoints: health.localEndpoints, serviceProxyHealthy },
-      { 'X-Load-Balancing-Endpoint-Weight': String(health.localEndpoints) },
-    );
+    const { status, body, weight } = healthCheckAnswer(health, this.proxyHealthy());
+    sendJSON(response, status, body, { 'X-Load-Balancing-Endpoint-Weight': weight });
   }
 }

@@ -24,6 +24,8 @@ import type { ChangeTracker } from './change-tracker.js';
 export class ObjectIntake {
   /** What is being left out of each object now (`Kind namespace/name` → messages): each is reported once. */
   private readonly leftOut = new Map<string, ReadonlySet<string>>();
+  /** Objects whose last version was refused whole (`Kind namespace/name` → why), until a valid one or their deletion. */
+  private readonly refused = new Map<string, InvalidObjectError>();
   private readonly nodeListeners: ((name: string, node: ValidNode | null) => void)[] = [];
   private readonly rejectionListeners: ((rejection: Rejection) => void)[] = [];
 
@@ -52,17 +54,20 @@ export class ObjectIntake {
       else if (event.kind === 'ServiceCIDR') this.tracker.deleteServiceCIDR(event.ref);
       else this.nodeChanged(event.ref, null);
       if (event.kind !== 'Node') this.leftOut.delete(`${event.kind} ${event.ref}`);
+      this.refused.delete(`${event.kind} ${event.ref}`);
       return;
     }
     if (event.kind === 'Service') {
       this.metrics.serviceChangesTotal.inc();
       const result = validateService(event.object, event.origin);
       if (!result.ok) return this.reject({ error: result.error, reason: 'invalid', partial: false, object: event.object });
+      this.refused.delete(`Service ${result.value.name}`);
       this.tracker.upsertService(this.fitToBackend(result.value, event.object));
     } else if (event.kind === 'EndpointSlice') {
       this.metrics.endpointChangesTotal.inc();
       const result = validateEndpointSlice(event.object, event.origin);
       if (!result.ok) return this.reject({ error: result.error, reason: 'invalid', partial: false, object: event.object });
+      this.refused.delete(`EndpointSlice ${result.value.key}`);
       this.reportLeftOut('EndpointSlice', result.value.key, event.object, result.value.skipped.map((part) => invalidPart(part)));
       this.tracker.upsertEndpointSlice(result.value);
     } else if (event.kind === 'ServiceCIDR') {
@@ -75,6 +80,16 @@ export class ObjectIntake {
       this.tracker.updateNode(result.value);
       this.nodeChanged(result.value.name, result.value);
     }
+  }
+
+  /** Why the last version of an object was refused whole (its last valid one stays), or null (`kplane explain`). */
+  refusal(kind: 'Service' | 'EndpointSlice', ref: string): InvalidObjectError | null {
+    return this.refused.get(`${kind} ${ref}`) ?? null;
+  }
+
+  /** What is left out of an object now, one message per part, field and reason in each (`kplane explain`). */
+  leftOutOf(kind: 'Service' | 'EndpointSlice', ref: string): readonly string[] {
+    return [...(this.leftOut.get(`${kind} ${ref}`) ?? [])];
   }
 
   /** The Service with each port cut down to what the backend can program. */
@@ -119,6 +134,7 @@ export class ObjectIntake {
 
   private reject(rejection: Rejection): void {
     const { error, reason } = rejection;
+    if (error.kind === 'Service' || error.kind === 'EndpointSlice') this.refused.set(`${error.kind} ${error.ref}`, error);
     this.metrics.rejectedObjects.inc({ kind: error.kind, reason });
     this.logger.error({ kind: error.kind, object: error.ref, field: error.field || undefined }, `rejected: ${error.message}`);
     this.rejected(rejection);
