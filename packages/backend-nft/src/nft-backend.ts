@@ -7,6 +7,7 @@ import { tableContents, type TableListing } from './client/listing.js';
 import { NftTransaction, type NftFamily } from './client/transaction.js';
 import { defaultParallelTransactions, nftOptions, OPTION_KEYS, type NftOptions } from './options.js';
 import { elementDrift, expectedElements, expectedTable, structureDrift, type ExpectedTable } from './planner/audit.js';
+import { tableDiff } from './planner/diff.js';
 import { FAMILIES, TABLE } from './planner/layout.js';
 import type { NftPlan } from './planner/plan.js';
 import { planFull, type FullSyncLimits } from './planner/plan-full.js';
@@ -139,6 +140,13 @@ export class NftBackend implements DataplaneBackend {
       drift.push(...elementDrift(family, name, set, listed?.sets.get(name)));
     }
     cursor.set = (cursor.set + taken) % sets.length;
+    return drift;
+  }
+
+  /** `kplane plan --diff`: both families' tables, listed whole, against the last (dry-run) sync's plan (planner/diff.ts). */
+  async diff(): Promise<readonly string[]> {
+    const drift: string[] = [];
+    for (const family of FAMILIES) drift.push(...tableDiff(family, this.tables[family], await this.nft.listTable(family, TABLE, { terse: false }), this.config));
     return drift;
   }
 

@@ -54,4 +54,11 @@ export interface DataplaneBackend extends BackendInfo {
    * runs a full sync, which repairs it.
    */
   audit?(): Promise<readonly string[]>;
+  /**
+   * Optional, for `kplane plan --diff`: compares everything the backend owns in the kernel (not a
+   * bounded slice) with what its last sync wrote — after the dry-run sync `plan` runs, what it would
+   * write — and returns the drift, one line per difference, or [] when the kernel holds the plan.
+   * Names the kernel gives freely (generations, tree chain numbers) are not differences.
+   */
+  diff?(): Promise<readonly string[]>;
 }
