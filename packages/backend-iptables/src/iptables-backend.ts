@@ -10,6 +10,8 @@ import { readOptions, type IptablesOptions } from './options.js';
 import { FamilyModel } from './planner/family-model.js';
 import { planFull } from './planner/plan-full.js';
 import { planPartial } from './planner/plan-partial.js';
+import type { Plan } from './planner/plan.js';
+import { planReadBack } from './planner/read-back.js';
 import { RestorePacker } from './planner/restore-packer.js';
 import { familySettings } from './planner/settings.js';
 
@@ -44,6 +46,8 @@ export class IptablesBackend implements DataplaneBackend {
   private models: Map<IPFamily, FamilyModel>;
   private detectedMode: Mode | null = null;
   private readonly drift: DriftAudit;
+  /** Families whose next full sync is the first since start-up, to be planned against the chains a previous run left. */
+  private readonly firstSync = new Set(FAMILIES);
 
   constructor(
     @inject(IPTABLES_CLIENT) private readonly client: IptablesClient,
@@ -85,9 +89,7 @@ export class IptablesBackend implements DataplaneBackend {
     let rebuilt = false;
     for (const [family, model] of this.models) {
       const rebuild = full || model.empty;
-      const plan = rebuild
-        ? planFull(model, state, await this.readOwned(this.mode, family), this.mode === 'nft' ? NFT_RESTORE_LINES : Infinity)
-        : planPartial(model, changed, state);
+      const plan = rebuild ? await this.planRebuild(family, model, state) : planPartial(model, changed, state);
       for (const transaction of plan.transactions) await this.client.restore(this.mode, family, transaction);
       plan.commit();
       rebuilt ||= rebuild;
@@ -129,6 +131,25 @@ export class IptablesBackend implements DataplaneBackend {
     await removeForwardAccept(this.executor);
     // What was written is gone: the next sync starts from empty models, so it is full.
     this.models = new Map([...this.models].map(([family, model]) => [family, new FamilyModel(model.settings)]));
+  }
+
+  /**
+   * A full sync of one family: the first since start-up writes only what differs from the chains
+   * found (planReadBack) when it can, any other the whole (planFull). One iptables-save serves both.
+   */
+  private async planRebuild(family: IPFamily, model: FamilyModel, state: SyncRequest['state']): Promise<Plan> {
+    const saved = await this.client.save(this.mode, family);
+    const lineBudget = this.mode === 'nft' ? NFT_RESTORE_LINES : Infinity;
+    if (this.firstSync.delete(family) && model.empty) {
+      const readBack = planReadBack(model, state, saved, lineBudget);
+      const tool = command(this.mode, family);
+      if ('plan' in readBack) {
+        this.logger.info({ tool, restores: readBack.plan.transactions.length }, 'iptables: the chains found at start-up are kept; only what differs is written');
+        return readBack.plan;
+      }
+      this.logger.info({ tool, reason: readBack.fallback }, 'iptables: the first full sync since start-up writes every chain');
+    }
+    return planFull(model, state, parseSave(saved), lineBudget);
   }
 
   private async readOwned(mode: Mode, family: IPFamily): Promise<KernelAudit> {

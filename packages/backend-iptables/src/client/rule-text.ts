@@ -17,7 +17,7 @@ const DEFAULT_REJECT = /^icmp6?-port-unreachable$/;
 /**
  * A rule in a form that compares equal however iptables prints it: `-S` and iptables-save spell
  * some of what restore read differently (MARK `--or-mark 0x4000` as `--set-xmark 0x4000/0x4000`,
- * `--xor-mark` as `--set-xmark …/0x0`, the probability with more digits), add the defaults of
+ * `--xor-mark` as `--set-xmark …/0x0`, the probability as the kernel keeps it, with more digits), add the defaults of
  * `recent` (`--mask`, `--rsource`) and REJECT (`--reject-with icmp-port-unreachable`), and
  * reorder a match's options; so the words are compared as a sorted list.
  */
@@ -37,7 +37,8 @@ export function canonicalRule(rule: string): string {
         index++;
         break;
       case '--probability':
-        canonical.push(word, String(Number(value)));
+        // xt_statistic keeps it in 31 bits: 0.3333333333 is printed back as 0.33333333349.
+        canonical.push(word, String(Math.round(Number(value) * 2 ** 31)));
         index++;
         break;
       case '--mask':

@@ -68,7 +68,7 @@ export function planFull(model: FamilyModel, state: ProxyState, audit: KernelAud
 }
 
 /** Builds every tree from the plans, numbering each tree's chains from `firstNumber(root)`. */
-function buildTrees(settings: FamilySettings, plans: readonly PortPlan[], firstNumber: (root: string) => number): Trees {
+export function buildTrees(settings: FamilySettings, plans: readonly PortPlan[], firstNumber: (root: string) => number): Trees {
   const trees = emptyTrees(settings);
   trees.addresses.build(plans.flatMap((plan) => plan.addresses), firstNumber(trees.addresses.options.root));
   for (const [protocol, tree] of trees.nodePorts) {
