@@ -9,6 +9,7 @@ import { DEFAULT_CONFIG } from '../config/proxy-config.js';
 import { startProxyServers } from '../health/proxy-servers.js';
 import { ServiceHealthServer } from '../health/service-health-server.js';
 import { checkLogLevel, createLogger, type Logger } from '../logging/logger.js';
+import type { RestClientMetrics } from '../metrics/rest-client-metrics.js';
 import { VERSION } from '../version.js';
 import { createProxy, type Proxy } from '../proxy.js';
 import { FileSource } from '../source/file-source.js';
@@ -44,7 +45,7 @@ async function loadModule(options: ProxyOptions): Promise<ContainerModule> {
   return options.backendModule ? loadBackendPlugin(options.backendModule) : loadBuiltinBackend(options.backend);
 }
 
-async function createSource(options: ProxyOptions, logger: Logger): Promise<Source> {
+async function createSource(options: ProxyOptions, logger: Logger, requestMetrics: RestClientMetrics): Promise<Source> {
   if (options.source.startsWith('file:')) {
     const path = options.source.slice('file:'.length);
     // Read at start(), which comes after the backend's init: a missing file is refused before.
@@ -65,6 +66,7 @@ async function createSource(options: ProxyOptions, logger: Logger): Promise<Sour
     burst: options.kubeApiBurst,
     nodeName: options.config.nodeName,
     serviceProxyName: options.serviceProxyName,
+    requestMetrics,
   }, logger);
 }
 
@@ -78,7 +80,7 @@ async function prepare(command: Command, executorFor: (options: ProxyOptions) =>
   logger.level = options.logLevel;
   const proxy = createProxy({ config: options.config, executor: executorFor(options), logger }, await loadModule(options));
   checkBackendOptions(proxy.backend, options.config, logger);
-  const source = await createSource(options, logger);
+  const source = await createSource(options, logger, proxy.metrics.restClient);
   const reason = options.backendModule ? `--backend-module ${options.backendModule}` : options.backendReason;
   logger.info({ backend: proxy.backend.name, reason, node: options.config.nodeName, nodeIPs: options.config.nodeIPs, source: options.source }, 'starting');
   return { options, logger, proxy, source };

@@ -5,7 +5,7 @@ import { ToolError } from '../backend/executor.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import { TOKENS } from '../di/tokens.js';
 import type { HealthState } from '../health/health-state.js';
-import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
+import { familyLabels, type IPFamilyLabel, type ProxyMetrics } from '../metrics/proxy-metrics.js';
 import type { Endpoint, ServicePortKey, ServicePortState } from '../model/service-port.js';
 import type { Rejection, SourceEvent } from '../source/source.js';
 import type { ChangeTracker, TrackedChanges } from '../tracker/change-tracker.js';
@@ -36,7 +36,10 @@ export class Engine {
   /** What the last successful sync programmed, per UDP port: the basis of conntrack cleanup (only UDP flows go stale). */
   private readonly programmed = new Map<ServicePortKey, ServicePortState>();
   private readonly drainChanged = new Set<ServicePortKey>();
-  private readonly noLocalEndpoints = { internal: new Set<ServicePortKey>(), external: new Set<ServicePortKey>() };
+  /** Ports with a Local traffic policy and no local endpoints, per policy, with their cluster IPs (the families they count in). */
+  private readonly noLocalEndpoints = { internal: new Map<ServicePortKey, readonly string[]>(), external: new Map<ServicePortKey, readonly string[]>() };
+  /** The IP families every sync programs (the backend's): kube-proxy's `ip_family` series. */
+  private readonly families: readonly IPFamilyLabel[];
   private readonly syncListeners: (() => Promise<void>)[] = [];
   private needFull = true;
   private lastFullAt = Number.NEGATIVE_INFINITY;
@@ -63,6 +66,7 @@ export class Engine {
     @inject(TOKENS.HealthCheckPorts) private readonly healthChecks: HealthCheckPorts,
     @inject(TOKENS.SyncRecorder) readonly recorder: SyncRecorder,
   ) {
+    this.families = familyLabels(backend.features);
     intake.onNode((name, node) => this.onNode(name, node));
     metrics.buildInfo.set({ version: VERSION, backend: backend.name }, 1);
   }
@@ -79,7 +83,7 @@ export class Engine {
     this.metrics.endpointChangesPending.set(this.tracker.pendingEndpointChanges);
     if (!this.tracker.hasPending) return;
     this.health.queued();
-    this.metrics.lastQueuedTimestamp.set(this.clock.now() / 1000);
+    this.metrics.recordQueued(this.families, this.clock.now());
     if (this.started) this.runner.request();
   };
 
@@ -137,8 +141,7 @@ export class Engine {
       this.needFull = true;
       // The kernel is behind from now on: /healthz fails once this lasts past --healthz-timeout.
       this.health.queued();
-      this.metrics.syncErrors.inc({ backend: this.backend.name });
-      if (!full) this.metrics.partialSyncFailures.inc({ backend: this.backend.name });
+      this.metrics.recordSyncFailure(this.backend.name, this.families, full);
       const tool = error instanceof ToolError ? error.logFields() : {};
       this.logger.error({ err: error, full, changed: changed.size, ...tool }, 'sync failed; the dataplane keeps its last good rules, retrying with backoff');
       return false;
@@ -150,8 +153,7 @@ export class Engine {
     await this.afterSync(changed, changes, this.syncs++ === 0);
     this.recorder.end();
     const seconds = (this.clock.now() - startedAt) / 1000;
-    this.metrics.syncDuration.observe(seconds);
-    (full ? this.metrics.fullSyncDuration : this.metrics.partialSyncDuration).observe(seconds);
+    this.metrics.recordSync(this.families, full, seconds);
     this.logger.debug({ full, changed: changed.size, services: this.state.size, ms: Math.round(seconds * 1000) }, 'synced');
     return true;
   }
@@ -174,12 +176,11 @@ export class Engine {
     }
     this.health.updated();
     if (this.tracker.hasPending) this.health.queued();
-    this.metrics.lastSyncTimestamp.set(now / 1000);
-    for (const time of changes.triggerTimes) this.metrics.networkProgrammingDuration.observe(Math.max(0, now - time) / 1000);
+    this.metrics.recordSynced(this.families, now);
+    this.metrics.recordProgrammed(changes.triggerTimes, now);
     this.metrics.serviceChangesPending.set(this.tracker.pendingServiceChanges);
     this.metrics.endpointChangesPending.set(this.tracker.pendingEndpointChanges);
-    this.metrics.noLocalEndpoints.set({ traffic_policy: 'internal' }, this.noLocalEndpoints.internal.size);
-    this.metrics.noLocalEndpoints.set({ traffic_policy: 'external' }, this.noLocalEndpoints.external.size);
+    this.metrics.recordNoLocalEndpoints(this.families, this.noLocalEndpoints);
     this.metrics.drainingEndpoints.set(this.drains.count);
     for (const listener of this.syncListeners) await listener().catch((error: unknown) => this.logger.warn({ err: error }, 'after-sync listener failed'));
     this.scheduleDrainCheck();
@@ -188,8 +189,8 @@ export class Engine {
   /** Keeps the no-local-endpoints gauges current, per changed port. */
   private trackNoLocalEndpoints(key: ServicePortKey, current: ServicePortState | undefined): void {
     const port = current?.servicePort;
-    toggle(this.noLocalEndpoints.internal, key, !!port?.internalTrafficLocal && current!.internalEndpoints.length === 0);
-    toggle(this.noLocalEndpoints.external, key, !!port?.externalTrafficLocal && port.type !== 'ClusterIP' && current!.externalEndpoints.length === 0);
+    mark(this.noLocalEndpoints.internal, key, !!port?.internalTrafficLocal && current!.internalEndpoints.length === 0 ? port.clusterIPs : null);
+    mark(this.noLocalEndpoints.external, key, !!port?.externalTrafficLocal && port.type !== 'ClusterIP' && current!.externalEndpoints.length === 0 ? port.clusterIPs : null);
   }
 
   private scheduleDrainCheck(): void {
@@ -259,7 +260,7 @@ function programmedEndpoints(state: ServicePortState | undefined): Endpoint[] {
   return state ? [...state.internalEndpoints, ...state.externalEndpoints, ...state.draining] : [];
 }
 
-function toggle(set: Set<ServicePortKey>, key: ServicePortKey, present: boolean): void {
-  if (present) set.add(key);
-  else set.delete(key);
+function mark(ports: Map<ServicePortKey, readonly string[]>, key: ServicePortKey, clusterIPs: readonly string[] | null): void {
+  if (clusterIPs) ports.set(key, clusterIPs);
+  else ports.delete(key);
 }

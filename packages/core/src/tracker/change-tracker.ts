@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { ServiceName, ServicePortKey } from '../model/service-port.js';
+import type { IPFamily, ServiceName, ServicePortKey } from '../model/service-port.js';
 import type { ValidServiceCIDR } from '../validation/service-cidr.js';
 import type { ValidEndpointSlice, ValidNode, ValidService } from '../validation/validate.js';
 import type { NodeLocation } from './endpoint-selection.js';
@@ -16,16 +16,22 @@ export interface PortChange {
 /** The result of `take()`: every service port whose selected state differs from the last sync. */
 export interface TrackedChanges {
   readonly ports: ReadonlyMap<ServicePortKey, PortChange>;
-  /** EndpointSlice trigger times (ms) of the changes included, for the network programming metric. */
-  readonly triggerTimes: readonly number[];
+  /** EndpointSlice trigger times (ms) of the changes included, with the slice's family, for the network programming metric. */
+  readonly triggerTimes: readonly TriggerTime[];
   /** Frontends a port lost to an older Service since the last `take()` (to warn about, once). */
   readonly conflicts: readonly FrontendConflict[];
+}
+
+/** An EndpointSlice's `endpoints.kubernetes.io/last-change-trigger-time` (epoch ms) and its address family. */
+export interface TriggerTime {
+  readonly at: number;
+  readonly family: IPFamily;
 }
 
 interface PendingService {
   serviceChanged: boolean;
   endpointsChanged: boolean;
-  triggerTimes: number[];
+  triggerTimes: TriggerTime[];
 }
 
 /**
@@ -74,7 +80,7 @@ export class ChangeTracker {
     this.slicesByService.set(slice.service, others ? [...others.filter((other) => other.key !== slice.key), slice] : [slice]);
     const pending = this.markPending(slice.service);
     pending.endpointsChanged = true;
-    if (slice.triggerTime !== null) pending.triggerTimes.push(slice.triggerTime);
+    if (slice.triggerTime !== null && slice.family !== null) pending.triggerTimes.push({ at: slice.triggerTime, family: slice.family });
   }
 
   deleteEndpointSlice(key: string): void {
@@ -133,7 +139,7 @@ export class ChangeTracker {
   take(): TrackedChanges {
     this.syncedRanges = this.ranges.current;
     const ports = new Map<ServicePortKey, PortChange>();
-    const triggerTimes: number[] = [];
+    const triggerTimes: TriggerTime[] = [];
     const conflicts: FrontendConflict[] = [];
     for (const [key, previous] of this.requeued) ports.set(key, { previous, current: this.synced.get(key) });
     this.requeued.clear();

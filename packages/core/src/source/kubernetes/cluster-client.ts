@@ -1,5 +1,7 @@
 import { KubeConfig, ServerConfiguration, createConfiguration, type Configuration } from '@kubernetes/client-node';
+import type { RestClientMetrics } from '../../metrics/rest-client-metrics.js';
 import type { RequestLimiter } from './request-limiter.js';
+import { meteredHttpApi } from './request-metrics.js';
 
 /** How kplane reaches the API server (kube-proxy's --kubeconfig, --kube-api-qps, --kube-api-burst). */
 export interface ClusterOptions {
@@ -19,11 +21,12 @@ export function loadKubeConfig(path: string | undefined): KubeConfig {
   return kubeConfig;
 }
 
-/** A typed API client (CoreV1Api, …) whose every request first waits for `limiter`. */
-export function apiClient<T>(kubeConfig: KubeConfig, type: new (configuration: Configuration) => T, limiter: RequestLimiter): T {
-  return new type(createConfiguration({
+/** A typed API client (CoreV1Api, …) whose every request first waits for `limiter`, and is counted in `metrics`. */
+export function apiClient<T>(kubeConfig: KubeConfig, type: new (configuration: Configuration) => T, limiter: RequestLimiter, metrics?: RestClientMetrics): T {
+  const configuration = createConfiguration({
     baseServer: new ServerConfiguration(kubeConfig.getCurrentCluster()!.server, {}),
     authMethods: { default: kubeConfig },
     promiseMiddleware: [limiter.middleware],
-  }));
+  });
+  return new type(metrics ? { ...configuration, httpApi: meteredHttpApi(configuration.httpApi, metrics) } : configuration);
 }

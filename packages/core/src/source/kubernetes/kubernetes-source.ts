@@ -1,5 +1,6 @@
 import { CoreV1Api, DiscoveryV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { RestClientMetrics } from '../../metrics/rest-client-metrics.js';
 import { isClusterScoped, type ObjectKind, type Rejection, type Source, type SourceEvent, type SourceHandler } from '../source.js';
 import { loadCheckedKubeConfig } from './checked-kubeconfig.js';
 import { apiClient, type ClusterOptions } from './cluster-client.js';
@@ -17,6 +18,8 @@ export interface KubernetesSourceOptions extends ClusterOptions {
   /** Services labelled service.kubernetes.io/service-proxy-name are skipped unless the label names this; '' skips them all, like kube-proxy. */
   readonly serviceProxyName: string;
   readonly backoff?: Backoff;
+  /** Where every request to the API server is counted (client-go's rest_client_* metrics). */
+  readonly requestMetrics?: RestClientMetrics;
 }
 
 /** client-go's page size for lists: the agent never holds more than one page of raw JSON. */
@@ -41,9 +44,10 @@ export class KubernetesSource implements Source {
     // Refused here, before the CLI initialises the backend: a kubeconfig that cannot work is fatal.
     const kubeConfig = loadCheckedKubeConfig(options.kubeconfig, options.kubeconfigSetting ?? '--kubeconfig');
     const limiter = new RequestLimiter(options.qps, options.burst);
-    const core = apiClient(kubeConfig, CoreV1Api, limiter);
-    const discovery = apiClient(kubeConfig, DiscoveryV1Api, limiter);
-    const networking = apiClient(kubeConfig, NetworkingV1Api, limiter);
+    const metrics = options.requestMetrics;
+    const core = apiClient(kubeConfig, CoreV1Api, limiter, metrics);
+    const discovery = apiClient(kubeConfig, DiscoveryV1Api, limiter, metrics);
+    const networking = apiClient(kubeConfig, NetworkingV1Api, limiter, metrics);
     // kube-proxy's server-side filters: with no proxy name of our own, every labelled Service is another proxy's.
     const notOtherProxies = options.serviceProxyName === '' ? `!${SERVICE_PROXY_NAME_LABEL}` : undefined;
     const sliceSelector = [`!${HEADLESS_LABEL}`, notOtherProxies].filter(Boolean).join(',');
@@ -74,12 +78,12 @@ export class KubernetesSource implements Source {
         listPage: (token) => networking.listServiceCIDR({ limit: PAGE_SIZE, _continue: token }),
       },
     ];
-    this.informers = specs.map((spec) => new RestartingInformer(spec, new ProxyWatch(kubeConfig, spec.kind, limiter), {
+    this.informers = specs.map((spec) => new RestartingInformer(spec, new ProxyWatch(kubeConfig, spec.kind, limiter, metrics), {
       upsert: (object) => this.upsert(spec.kind, object),
       delete: (object) => this.queue({ action: 'delete', kind: spec.kind, ref: refOf(spec.kind, object) }),
     }, options.backoff ?? DEFAULT_BACKOFF, logger));
     // Events have a rate limit of their own: a burst of them never delays the informers.
-    this.rejections = new RejectionEvents(kubeConfig, new RequestLimiter(options.qps, options.burst), options.nodeName, logger);
+    this.rejections = new RejectionEvents(kubeConfig, new RequestLimiter(options.qps, options.burst), options.nodeName, logger, metrics);
   }
 
   async start(handler: SourceHandler): Promise<void> {

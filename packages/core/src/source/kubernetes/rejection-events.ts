@@ -1,5 +1,6 @@
 import { EventsV1Api, type EventsV1Event, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { RestClientMetrics } from '../../metrics/rest-client-metrics.js';
 import { isClusterScoped, type ObjectKind, type Rejection } from '../source.js';
 import { apiClient } from './cluster-client.js';
 import { API_VERSIONS } from './proxy-view.js';
@@ -26,8 +27,9 @@ export class RejectionEvents {
     limiter: RequestLimiter,
     private readonly nodeName: string,
     private readonly logger: Logger,
+    metrics?: RestClientMetrics,
   ) {
-    this.api = apiClient(kubeConfig, EventsV1Api, limiter);
+    this.api = apiClient(kubeConfig, EventsV1Api, limiter, metrics);
   }
 
   record({ error, reason, partial, object }: Rejection): void {
