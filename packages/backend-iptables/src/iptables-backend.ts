@@ -5,6 +5,7 @@ import {
 import { command, FAMILIES, MODES, type IptablesClient, type Mode } from './client/client.js';
 import { parseSave, type KernelAudit } from './client/save-audit.js';
 import { DriftAudit } from './planner/audit.js';
+import { familyDiff } from './planner/diff.js';
 import { detectMode } from './mode.js';
 import { readOptions, type IptablesOptions } from './options.js';
 import { FamilyModel } from './planner/family-model.js';
@@ -108,6 +109,15 @@ export class IptablesBackend implements DataplaneBackend {
       if (model.empty) continue;
       const tool = command(this.mode, family);
       for (const line of await this.drift.run(this.mode, family, model)) drift.push(`${tool} ${line}`);
+    }
+    return drift;
+  }
+
+  /** `kplane plan --diff`: each family's chains and hooks, from one iptables-save, against the last (dry-run) sync's plan (planner/diff.ts). */
+  async diff(): Promise<readonly string[]> {
+    const drift: string[] = [];
+    for (const [family, model] of this.models) {
+      for (const line of familyDiff(model, await this.client.save(this.mode, family))) drift.push(`${command(this.mode, family)} ${line}`);
     }
     return drift;
   }

@@ -108,8 +108,8 @@ export class DriftAudit {
   }
 }
 
-/** What differs between a chain as written and as listed, or null. */
-function chainDifference(written: IptablesRules, listed: readonly string[] | null): string | null {
+/** What differs between a chain as written and as listed, or null (also `kplane plan --diff`'s, planner/diff.ts). */
+export function chainDifference(written: IptablesRules, listed: readonly string[] | null): string | null {
   if (listed === null) return 'missing';
   if (listed.length !== written.length) return `${listed.length} rules in the kernel, ${written.length} written`;
   const index = written.findIndex((rule, position) => !sameRule(rule, listed[position]!));
