@@ -53,7 +53,8 @@ describe.each(BACKENDS)('SCTP through the %s backend in a real kernel', (_name, 
   });
 
   it('answers the SCTP NodePort from outside the node, masqueraded to the node\'s pod-network address', async () => {
-    const { pods, from } = await answers(SANDBOX_NETWORK.nodeIPs[0], NODE_PORT, 2, node.sandbox.external.namespace);
+    // Held up for 5 s, past the first HEARTBEAT (one RTO, 1.5-4.5 s): a multihomed probe was reset here (see sctp-traffic.py).
+    const { pods, from } = await answers(SANDBOX_NETWORK.nodeIPs[0], NODE_PORT, 2, node.sandbox.external.namespace, 5);
     expect([...pods].every((pod) => pod === 'a' || pod === 'b')).toBe(true);
     expect(from).toEqual(new Set([SANDBOX_NETWORK.bridge.ipv4]));
   });
@@ -68,11 +69,11 @@ describe.each(BACKENDS)('SCTP through the %s backend in a real kernel', (_name, 
   });
 });
 
-/** The pods that answered `count` associations to host:port, and the addresses they saw. */
-async function answers(host: string, port: number, count: number, namespace?: string): Promise<{ pods: Set<string>; from: Set<string> }> {
+/** The pods that answered `count` associations to host:port (each held up `hold` seconds first), and the addresses they saw. */
+async function answers(host: string, port: number, count: number, namespace?: string, hold?: number): Promise<{ pods: Set<string>; from: Set<string> }> {
   const pods = new Set<string>();
   const from = new Set<string>();
-  for (const probe of await node.sctp(host, port, count, namespace)) {
+  for (const probe of await node.sctp(host, port, count, namespace, hold)) {
     if (!probe.ok) throw new Error(`SCTP to ${host}:${port} failed: ${probe.error}`);
     pods.add(probe.answer.pod);
     from.add(probe.answer.from);

@@ -94,9 +94,9 @@ export class IpvsNode {
     await this.startServer(pod, ['python3', SCTP_TRAFFIC, 'serve', String(port), pod]);
   }
 
-  /** `count` SCTP associations in turn from a namespace of the sandbox (the client pod's by default) to host:port. */
-  async sctp(host: string, port: number, count: number, namespace = this.sandbox.client.namespace): Promise<ProbeResult[]> {
-    const { stdout } = await execa('ip', ['netns', 'exec', namespace, 'python3', SCTP_TRAFFIC, 'probe', host, String(port), String(count)]);
+  /** `count` SCTP associations in turn from a namespace of the sandbox (the client pod's by default) to host:port, each held up `hold` seconds before its message. */
+  async sctp(host: string, port: number, count: number, namespace = this.sandbox.client.namespace, hold = 0): Promise<ProbeResult[]> {
+    const { stdout } = await execa('ip', ['netns', 'exec', namespace, 'python3', SCTP_TRAFFIC, 'probe', host, String(port), String(count), String(hold)]);
     return JSON.parse(stdout) as ProbeResult[];
   }
 
