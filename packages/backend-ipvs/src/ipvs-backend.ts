@@ -12,6 +12,7 @@ import { nodeAddresses } from './kernel/node-addresses.js';
 import { ipvsHasSctp } from './kernel/sctp-support.js';
 import { ipvsSysctls, sysctlValues, type SysctlChoice } from './kernel/sysctls.js';
 import { IpvsAudit } from './planner/audit.js';
+import { kernelDiff } from './planner/diff.js';
 import { emptyModel } from './planner/model.js';
 import { DUMMY_INTERFACE } from './planner/names.js';
 import { dummyCleanup, rulesCleanup, servicesCleanup, setsCleanup } from './planner/plan-cleanup.js';
@@ -129,6 +130,12 @@ export class IpvsBackend implements DataplaneBackend {
    */
   audit(): Promise<readonly string[]> {
     return this.drift.run(this.model);
+  }
+
+  /** `kplane plan --diff`: the whole kernel, listed as a full sync lists it, against the last (dry-run) sync's plan (planner/diff.ts). */
+  async diff(): Promise<readonly string[]> {
+    const [listing, ...rules] = await Promise.all([listKernel(this.client), ...FAMILIES.map((family) => listRules(this.client, family))]);
+    return kernelDiff(this.model.kernel, listing, new Map(FAMILIES.map((family, index) => [family, rules[index]!])));
   }
 
   /** Connections of the draining (weight 0) real servers in kplane's virtual services, from one `ipvsadm -L -n`. */

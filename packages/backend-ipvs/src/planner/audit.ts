@@ -147,8 +147,8 @@ function addressDrift(written: ReadonlySet<string>, listing: string | null): str
   return drift;
 }
 
-/** What differs between a chain as written and as listed (undefined: missing), or null. */
-function chainDifference(written: IptablesRules, listed: IptablesRules | undefined): string | null {
+/** What differs between a chain as written and as listed (undefined: missing), or null (also `kplane plan --diff`'s, planner/diff.ts). */
+export function chainDifference(written: IptablesRules, listed: IptablesRules | undefined): string | null {
   if (listed === undefined) return 'is missing';
   if (listed.length !== written.length) return `has ${listed.length} rules, kplane wrote ${written.length}`;
   const index = written.findIndex((rule, position) => rule !== listed[position]);
