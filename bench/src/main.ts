@@ -4,7 +4,7 @@
  * bench running inside the IPVS VM for the ipvs backend.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import type { Batch } from '@kplane/core';
@@ -157,6 +157,7 @@ async function main(options: BenchOptions): Promise<number> {
     ].join('\n'));
     if (peer) {
       const report = writePeerReport(peer, runs, written.json);
+      appendFileSync(written.markdown, `\n## kplane vs kube-proxy\n\n${report.table}\n`);
       process.stdout.write(`## kplane vs kube-proxy\n\n${report.table}\n\nkube-proxy: ${report.markdown}, ${report.json}\n`);
     }
     const failed = [...runs, ...vm.runs].filter((run) => run.error).map((run) => `${run.backend} at ${run.services}`);

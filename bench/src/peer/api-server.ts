@@ -5,6 +5,8 @@
  * moves one service's endpoints at a time, reporting CLOCK_MONOTONIC times comparable with the
  * prober's.
  */
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SANDBOX_NETWORK } from '@kplane/conformance/sandbox';
 import type { SourceEvent } from '@kplane/core';
@@ -62,5 +64,8 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   } catch (error) {
     process.stdout.write(`${JSON.stringify({ seq: request.seq, error: error instanceof Error ? error.message : String(error) })}\n`);
   }
-}).on('close', () => void server.stop().then(() => process.exit(0)));
+}).on('close', () => void server.stop().then(() => {
+  rmSync(dirname(kubeconfig), { recursive: true, force: true });
+  process.exit(0);
+}));
 process.stdout.write(`${JSON.stringify({ seq: 0, ready: true })}\n`);
