@@ -1,11 +1,12 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { Command } from 'commander';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
-import { ConfigMap, Pod, ServiceAccount } from 'kubernetes-models/v1';
+import { ConfigMap, Pod, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { addProxyOptions, resolveProxyOptions } from '../../src/cli/proxy-options.js';
@@ -16,6 +17,9 @@ import { fillCluster, startProxy } from './harness.js';
 
 const DIRECTORY = new URL('../../../../deploy/kubernetes/', import.meta.url).pathname;
 const MIGRATION = new URL('../../../../deploy/migration/', import.meta.url).pathname;
+const OVERLAYS = new URL('../../../../deploy/overlays/', import.meta.url).pathname;
+const MONITORING = new URL('../../../../deploy/monitoring/', import.meta.url).pathname;
+const RESULTS = new URL('../../../../bench/RESULTS.md', import.meta.url).pathname;
 
 /** kubernetes-models' schema validators (types, required fields, enums), offline. */
 const MODELS: Record<string, { validate(this: void, object: object): void }> = {
@@ -25,6 +29,7 @@ const MODELS: Record<string, { validate(this: void, object: object): void }> = {
   ConfigMap: { validate: (object) => new ConfigMap(object as ConstructorParameters<typeof ConfigMap>[0]).validate() },
   ServiceAccount: { validate: (object) => new ServiceAccount(object as ConstructorParameters<typeof ServiceAccount>[0]).validate() },
   Pod: { validate: (object) => new Pod(object as ConstructorParameters<typeof Pod>[0]).validate() },
+  Service: { validate: (object) => new Service(object as ConstructorParameters<typeof Service>[0]).validate() },
 };
 
 interface Manifest {
@@ -53,6 +58,49 @@ function unknownFields(value: unknown, type: string, path: string): string[] {
   if (!model?.getAttributeTypeMap) return [];
   const fields = new Map(model.getAttributeTypeMap().map((attribute) => [attribute.baseName, attribute.type]));
   return Object.entries(value).flatMap(([key, item]) => (fields.has(key) ? unknownFields(item, fields.get(key)!, `${path}.${key}`) : [`${path}.${key}`]));
+}
+
+/** kustomize itself, or the one built into kubectl: whichever this machine has. */
+const KUSTOMIZE = ([['kustomize', 'build'], ['kubectl', 'kustomize']] as const).find(([tool]) => spawnSync(tool, ['version', '--client'], { stdio: 'ignore' }).status === 0 || spawnSync(tool, ['version'], { stdio: 'ignore' }).status === 0);
+
+/** The objects a kustomization renders to. */
+function render(directory: string): Manifest[] {
+  if (!KUSTOMIZE) throw new Error('neither kustomize nor kubectl is installed: one is needed to render deploy/overlays and deploy/monitoring');
+  const text = execFileSync(KUSTOMIZE[0], [KUSTOMIZE[1], directory], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return parseAllDocuments(text).map((document) => document.toJS() as Manifest);
+}
+
+function validKubernetesObject(manifest: Manifest): void {
+  expect(MODELS[manifest.kind], `a schema for ${manifest.kind}`).toBeDefined();
+  expect(() => MODELS[manifest.kind]!.validate(manifest), `${manifest.kind} ${manifest.metadata.name}`).not.toThrow();
+  expect(unknownFields(manifest, `V1${manifest.kind}`, manifest.kind)).toEqual([]);
+}
+
+/** MiB in a quantity such as 256Mi. */
+function mebibytes(quantity: string): number {
+  const match = /^(\d+)Mi$/.exec(quantity);
+  if (!match) throw new Error(`memory ${quantity}: expected NNNMi`);
+  return Number(match[1]);
+}
+
+/**
+ * The agent's peak RSS per backend in bench/RESULTS.md at the largest number of Services measured for it
+ * (the highest of its rows there: iptables has four layouts and modes).
+ */
+function measuredPeaks(): Map<string, { services: number; peakMB: number }> {
+  const peaks = new Map<string, { services: number; peakMB: number }>();
+  let services = 0;
+  for (const line of readFileSync(RESULTS, 'utf8').split('\n')) {
+    const heading = /^### ([\d,]+) services/.exec(line);
+    if (heading) services = Number(heading[1]!.replaceAll(',', ''));
+    const row = /^\| (nft|iptables|ipvs)\b[^|]*\|(?:[^|]*\|){3} \d+ → \d+ \/ (\d+) \|/.exec(line);
+    if (!row) continue;
+    const backend = row[1]!;
+    const peakMB = Number(row[2]);
+    const known = peaks.get(backend);
+    if (!known || services > known.services || (services === known.services && peakMB > known.peakMB)) peaks.set(backend, { services, peakMB });
+  }
+  return peaks;
 }
 
 describe('deploy/kubernetes', () => {
@@ -122,6 +170,103 @@ describe('deploy/kubernetes', () => {
     }
     expect(pods['kube-proxy-cleanup.yaml']!.spec!.containers[0]!.command).toContain('--cleanup');
     expect(pods['kplane-cleanup.yaml']!.spec!.containers[0]!).toMatchObject({ image: find<DaemonSet>('DaemonSet').spec!.template.spec!.containers[0]!.image, args: ['cleanup', '--backend=nft'] });
+  });
+
+  it('declares its metrics and healthz ports, the ones its configuration listens on', () => {
+    const container = find<DaemonSet>('DaemonSet').spec!.template.spec!.containers[0]!;
+    expect(container.ports).toEqual([{ name: 'metrics', containerPort: 10249, protocol: 'TCP' }, { name: 'healthz', containerPort: 10256, protocol: 'TCP' }]);
+    const config = parse(find<ConfigMap>('ConfigMap').data!['config.conf']!) as { metricsBindAddress: string; healthzBindAddress: string };
+    expect(config.metricsBindAddress.split(':').at(-1)).toBe('10249');
+    expect(config.healthzBindAddress.split(':').at(-1)).toBe('10256');
+  });
+
+  describe('the backend overlays (deploy/overlays)', () => {
+    const peaks = measuredPeaks();
+    const overlays = readdirSync(OVERLAYS).sort();
+
+    it('exist for nft, iptables and ipvs, and bench/RESULTS.md has a peak for each', () => {
+      expect(overlays).toEqual(['iptables', 'ipvs', 'nft']);
+      for (const backend of overlays) expect(peaks.get(backend), backend).toBeDefined();
+    });
+
+    it.each(overlays)('%s renders to valid objects that run that backend, with a memory request from the bench\'s peak', (backend) => {
+      const rendered = render(join(OVERLAYS, backend));
+      expect(rendered.map((manifest) => manifest.kind).sort()).toEqual(manifests.map((manifest) => manifest.kind).sort());
+      for (const manifest of rendered) validKubernetesObject(manifest);
+      const configMap = rendered.find((manifest) => manifest.kind === 'ConfigMap') as ConfigMap;
+      const directory = mkdtempSync(join(tmpdir(), 'kplane-overlay-'));
+      writeFileSync(join(directory, 'config.conf'), configMap.data!['config.conf']!);
+      const config = readKubeProxyConfiguration(join(directory, 'config.conf'));
+      expect(config.mode.backend).toBe(backend);
+      expect(config.ignored).toEqual([]);
+      // The API server's address stays where the DaemonSet reads it.
+      expect(Object.keys(configMap.data!).sort()).toEqual(Object.keys(find<ConfigMap>('ConfigMap').data!).sort());
+      const pod = (rendered.find((manifest) => manifest.kind === 'DaemonSet') as DaemonSet).spec!.template.spec!;
+      expect(pod.volumes!.find((volume) => volume.configMap)!.configMap!.name).toBe(configMap.metadata!.name);
+      const memory = mebibytes(pod.containers[0]!.resources!.requests!.memory as string);
+      const { services, peakMB } = peaks.get(backend)!;
+      expect(memory, `${backend}: request vs the ${peakMB} MB peak at ${services} Services`).toBeGreaterThanOrEqual(peakMB);
+      if (services === 20_000) expect(memory).toBeLessThanOrEqual(peakMB * 1.25);
+    });
+
+    it('a broken overlay does not render (a patch of a path the base lacks, a missing resource)', () => {
+      const base = mkdtempSync(join(tmpdir(), 'kplane-broken-'));
+      cpSync(join(OVERLAYS, '..'), base, { recursive: true });
+      const overlay = join(base, 'overlays/iptables/kustomization.yaml');
+      const text = readFileSync(overlay, 'utf8');
+      writeFileSync(overlay, text.replace('/spec/template/spec/containers/0/resources/requests/memory', '/spec/template/spec/containers/3/resources/requests/memory'));
+      expect(() => render(join(base, 'overlays/iptables'))).toThrow();
+      writeFileSync(overlay, text.replace('../../kubernetes', '../../kubernetes-missing'));
+      expect(() => render(join(base, 'overlays/iptables'))).toThrow();
+    });
+  });
+
+  describe('monitoring (deploy/monitoring)', () => {
+    const rendered = render(MONITORING);
+    const of = <T>(kind: string) => rendered.find((manifest) => manifest.kind === kind) as T;
+
+    it('renders a Service, a ServiceMonitor, a PrometheusRule and the dashboard\'s ConfigMap', () => {
+      expect(rendered.map((manifest) => manifest.kind).sort()).toEqual(['ConfigMap', 'PrometheusRule', 'Service', 'ServiceMonitor']);
+      for (const manifest of rendered.filter((object) => MODELS[object.kind])) validKubernetesObject(manifest);
+      for (const manifest of rendered.filter((object) => !MODELS[object.kind])) {
+        expect(manifest.apiVersion).toBe('monitoring.coreos.com/v1');
+        expect(manifest.metadata.namespace).toBe('kube-system');
+      }
+    });
+
+    it('scrapes the DaemonSet\'s metrics port: Service selects its pods, ServiceMonitor selects the Service', () => {
+      const template = find<DaemonSet>('DaemonSet').spec!.template;
+      const service = of<Service>('Service');
+      expect(service.spec!.clusterIP).toBe('None');
+      expect(Object.entries(service.spec!.selector!).every(([key, wanted]) => template.metadata!.labels![key] === wanted)).toBe(true);
+      expect(service.spec!.ports).toEqual([{ name: 'metrics', port: 10249, targetPort: 'metrics', protocol: 'TCP' }]);
+      expect(template.spec!.containers[0]!.ports!.map((port) => port.name)).toContain('metrics');
+      const monitor = of<Manifest & { spec: { selector: { matchLabels: Record<string, string> }; namespaceSelector: { matchNames: string[] }; endpoints: { port: string; path: string }[] } }>('ServiceMonitor');
+      expect(Object.entries(monitor.spec.selector.matchLabels).every(([key, wanted]) => service.metadata!.labels![key] === wanted)).toBe(true);
+      expect(monitor.spec.namespaceSelector.matchNames).toEqual([service.metadata!.namespace]);
+      expect(monitor.spec.endpoints).toEqual([expect.objectContaining({ port: 'metrics', path: '/metrics' })]);
+    });
+
+    it('alerts on failing syncs, slow programming, partial failures and rejected objects, each with a severity and a summary', () => {
+      const rule = of<Manifest & { spec: { groups: { name: string; rules: { alert: string; expr: string; labels: { severity: string }; annotations: Record<string, string> }[] }[] } }>('PrometheusRule');
+      const rules = rule.spec.groups.flatMap((group) => group.rules);
+      expect(rules.map((entry) => entry.alert)).toEqual(['KplaneSyncsFailing', 'KplaneNetworkProgrammingLatencyHigh', 'KplanePartialSyncFailures', 'KplaneRejectedObjectsRising']);
+      for (const entry of rules) {
+        expect(['critical', 'warning', 'info']).toContain(entry.labels.severity);
+        expect(entry.annotations.summary).toBeTruthy();
+        expect(entry.expr.split('(').length).toBe(entry.expr.split(')').length);
+      }
+    });
+
+    it('ships the Grafana dashboard for the dashboard sidecar, byte for byte', () => {
+      const configMap = of<ConfigMap>('ConfigMap');
+      expect(configMap.metadata!.labels).toMatchObject({ grafana_dashboard: '1' });
+      expect(configMap.data!['grafana-dashboard.json']).toBe(readFileSync(join(MONITORING, 'grafana-dashboard.json'), 'utf8'));
+      const dashboard = JSON.parse(configMap.data!['grafana-dashboard.json']!) as { uid: string; panels: { id: number; title: string; targets: { expr: string }[] }[] };
+      expect(new Set(dashboard.panels.map((panel) => panel.id)).size).toBe(dashboard.panels.length);
+      const titles = dashboard.panels.map((panel) => panel.title);
+      for (const wanted of ['Sync latency', 'Network programming latency', 'Rejected objects', 'Skipped Service ports and endpoints', 'Sync failures', 'Traffic per Service: packets', 'Traffic per Service: bytes']) expect(titles).toContain(wanted);
+    });
   });
 
   describe('the ClusterRole', () => {

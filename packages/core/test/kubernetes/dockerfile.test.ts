@@ -31,6 +31,15 @@ describe('deploy/Dockerfile', () => {
     expect(validate('FROM debian\nCOPY --form=build a b\nENTRYPOINT ["node" "x"]\n').length).toBeGreaterThan(0);
   });
 
+  it('builds on a current Node.js LTS (22 or 24; 20 is past its end of life), whose binary the runtime takes', () => {
+    const nodeImage = instructions.find((instruction) => instruction.getKeyword() === 'ARG' && args(instruction)[0]!.startsWith('NODE_IMAGE='))!;
+    expect(args(nodeImage)[0]).toMatch(/^NODE_IMAGE=node:(22|24)-[a-z]+-slim$/);
+    // The runtime is the same Debian release as the build image: the node binary links against its glibc.
+    const runtimeImage = instructions.find((instruction) => instruction.getKeyword() === 'ARG' && args(instruction)[0]!.startsWith('RUNTIME_IMAGE='))!;
+    expect(args(runtimeImage)[0]!.split(':')[1]).toBe(`${args(nodeImage)[0]!.split('-')[1]}-slim`);
+    expect(runtime.find((instruction) => instruction.getKeyword() === 'COPY' && instruction.getTextContent().includes('/usr/local/bin/node'))).toBeDefined();
+  });
+
   it('builds in one stage and runs from a slim one with the kernel tools and no build tooling', () => {
     expect(stages).toHaveLength(2);
     const [build] = stages;
