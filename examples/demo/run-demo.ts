@@ -170,7 +170,8 @@ async function main(): Promise<void> {
     process.stdout.write(`The change was live ${liveMs.toFixed(0)} ms after the file was written (file watch, sync, and 8 connections that all reached web-2).\n\n`);
 
     const metrics = await sandbox.node.http('http://127.0.0.1:10249/metrics');
-    const wanted = /^(kubeproxy_sync_proxy_rules_duration_seconds_(sum|count)|kubeproxy_sync_proxy_rules_last_timestamp_seconds|kubeproxy_sync_proxy_rules_service_changes_total|kubeproxy_sync_proxy_rules_endpoint_changes_total|kplane_rejected_objects_total\{.*) /;
+    // The sync metrics carry ip_family, as kube-proxy's do.
+    const wanted = /^(kubeproxy_sync_proxy_rules_duration_seconds_(sum|count)\{.*|kubeproxy_sync_proxy_rules_last_timestamp_seconds\{.*|kubeproxy_sync_proxy_rules_service_changes_total|kubeproxy_sync_proxy_rules_endpoint_changes_total|kplane_rejected_objects_total\{.*) /;
     process.stdout.write(`Some of kplane's metrics (127.0.0.1:10249/metrics in the node namespace):\n${(metrics.body ?? '').split('\n').filter((line) => wanted.test(line)).map((line) => `  ${line}`).join('\n')}\n`);
     process.stdout.write(`All of them: sudo ip netns exec ${sandbox.nodeNamespace} curl -s 127.0.0.1:10249/metrics\n`);
     if (options.keep) {
