@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Pod, Service, ServiceAccount } from 'kubernetes-models/v1';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { addProxyOptions, resolveProxyOptions } from '../../src/cli/proxy-options.js';
 import { readKubeProxyConfiguration } from '../../src/config/kube-proxy-configuration.js';
@@ -222,7 +222,11 @@ describe('deploy/kubernetes', () => {
   });
 
   describe('monitoring (deploy/monitoring)', () => {
-    const rendered = render(MONITORING);
+    let rendered: Manifest[] = [];
+    // Rendered in the tests, so that the other deploy tests run on a machine without kustomize or kubectl.
+    beforeAll(() => {
+      rendered = render(MONITORING);
+    });
     const of = <T>(kind: string) => rendered.find((manifest) => manifest.kind === kind) as T;
 
     it('renders a Service, a ServiceMonitor, a PrometheusRule and the dashboard\'s ConfigMap', () => {
