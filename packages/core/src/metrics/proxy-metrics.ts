@@ -1,7 +1,8 @@
 import { injectable } from 'inversify';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ipFamily } from '../model/ip.js';
 import type { IPFamily } from '../model/service-port.js';
+import { processMetrics } from './process-metrics.js';
 import { RestClientMetrics } from './rest-client-metrics.js';
 
 /** kube-proxy's `ip_family` label values. */
@@ -62,8 +63,7 @@ export class ProxyMetrics {
   readonly restClient = new RestClientMetrics(this.registry);
 
   constructor() {
-    // Read at scrape time (the event loop delay monitor aside), like client_golang's process collector.
-    collectDefaultMetrics({ register: this.registry });
+    for (const metric of processMetrics()) this.registry.registerMetric(metric);
   }
 
   /** A sync that succeeded: its latency, in every family it programmed. */

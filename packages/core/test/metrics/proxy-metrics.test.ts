@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FEATURES, type Feature } from '../../src/index.js';
-import type { ProxyMetrics } from '../../src/metrics/proxy-metrics.js';
+import { ProxyMetrics } from '../../src/metrics/proxy-metrics.js';
 import { endpointSliceObject, serviceObject, upsert } from '../../src/testing/index.js';
 import { engineHarness, web, webEndpoints } from '../support/engine-harness.js';
 import { RecordingBackend } from '../support/recording-backend.js';
@@ -25,6 +25,17 @@ async function value(metrics: ProxyMetrics, name: string, labels: Labels, sample
 function backendNamed(name: string, features: readonly Feature[] = FEATURES): RecordingBackend {
   return Object.assign(new RecordingBackend(false, new Set(features)), { name });
 }
+
+describe('process metrics', () => {
+  it('are in every proxy\'s registry, created once per process (each creation would start a monitor that never stops)', async () => {
+    const [first, second] = [new ProxyMetrics(), new ProxyMetrics()];
+    for (const name of ['process_resident_memory_bytes', 'process_cpu_seconds_total', 'nodejs_eventloop_lag_seconds', 'nodejs_gc_duration_seconds']) {
+      expect(first.registry.getSingleMetric(name), name).toBeDefined();
+      expect(first.registry.getSingleMetric(name)).toBe(second.registry.getSingleMetric(name));
+    }
+    expect(await first.registry.metrics()).toMatch(/^process_resident_memory_bytes \d+$/m);
+  });
+});
 
 describe('kube-proxy metric parity', () => {
   it('labels sync latencies and timestamps with ip_family, once per family the backend programs, in kube-proxy\'s buckets', async () => {
