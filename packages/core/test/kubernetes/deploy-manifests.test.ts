@@ -60,13 +60,24 @@ function unknownFields(value: unknown, type: string, path: string): string[] {
   return Object.entries(value).flatMap(([key, item]) => (fields.has(key) ? unknownFields(item, fields.get(key)!, `${path}.${key}`) : [`${path}.${key}`]));
 }
 
-/** kustomize itself, or the one built into kubectl: whichever this machine has. */
-const KUSTOMIZE = ([['kustomize', 'build'], ['kubectl', 'kustomize']] as const).find(([tool]) => spawnSync(tool, ['version', '--client'], { stdio: 'ignore' }).status === 0 || spawnSync(tool, ['version'], { stdio: 'ignore' }).status === 0);
+const installed = (tool: string, args: string[]): boolean => spawnSync(tool, args, { stdio: 'ignore' }).status === 0;
+let kustomize: readonly [string, string] | undefined;
+
+/**
+ * kustomize: the one on PATH, else kubectl's built-in one, else kustomize built from its Go module
+ * (scripts/kustomize/build.sh, cached after the first build).
+ */
+function kustomizeCommand(): readonly [string, string] {
+  kustomize ??= installed('kustomize', ['version']) ? ['kustomize', 'build']
+    : installed('kubectl', ['version', '--client']) ? ['kubectl', 'kustomize']
+    : [execFileSync('bash', [join(DIRECTORY, '../../scripts/kustomize/build.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!, 'build'];
+  return kustomize;
+}
 
 /** The objects a kustomization renders to. */
 function render(directory: string): Manifest[] {
-  if (!KUSTOMIZE) throw new Error('neither kustomize nor kubectl is installed: one is needed to render deploy/overlays and deploy/monitoring');
-  const text = execFileSync(KUSTOMIZE[0], [KUSTOMIZE[1], directory], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const [tool, command] = kustomizeCommand();
+  const text = execFileSync(tool, [command, directory], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   return parseAllDocuments(text).map((document) => document.toJS() as Manifest);
 }
 
@@ -104,6 +115,9 @@ function measuredPeaks(): Map<string, { services: number; peakMB: number }> {
 }
 
 describe('deploy/kubernetes', () => {
+  // A first build of kustomize (no kustomize, no kubectl here) takes minutes: before any test's clock.
+  beforeAll(() => void kustomizeCommand(), 900_000);
+
   it('lists every manifest in its kustomization, and each is a valid object of its kind', () => {
     expect(readdirSync(DIRECTORY).filter((file) => file !== 'kustomization.yaml').sort()).toEqual([...kustomization.resources].sort());
     expect(manifests.map((manifest) => manifest.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'ServiceAccount']);
@@ -226,7 +240,7 @@ describe('deploy/kubernetes', () => {
     // Rendered in the tests, so that the other deploy tests run on a machine without kustomize or kubectl.
     beforeAll(() => {
       rendered = render(MONITORING);
-    });
+    }, 900_000);
     const of = <T>(kind: string) => rendered.find((manifest) => manifest.kind === kind) as T;
 
     it('renders a Service, a ServiceMonitor, a PrometheusRule and the dashboard\'s ConfigMap', () => {
