@@ -42,7 +42,8 @@ interface Manifest {
 const kustomization = parse(readFileSync(join(DIRECTORY, 'kustomization.yaml'), 'utf8')) as { resources: string[]; images: { name: string }[] };
 const manifests: Manifest[] = kustomization.resources.flatMap((file) =>
   parseAllDocuments(readFileSync(join(DIRECTORY, file), 'utf8')).map((document) => document.toJS() as Manifest));
-const find = <T = Manifest>(kind: string): T => manifests.find((manifest) => manifest.kind === kind) as T;
+/** The first object of `kind` among `objects` (the base's by default). */
+const find = <T = Manifest>(kind: string, objects: readonly Manifest[] = manifests): T => objects.find((manifest) => manifest.kind === kind) as T;
 
 /**
  * Fields the API server does not know (kubectl's default strict field validation refuses them),
@@ -207,7 +208,7 @@ describe('deploy/kubernetes', () => {
       const rendered = render(join(OVERLAYS, backend));
       expect(rendered.map((manifest) => manifest.kind).sort()).toEqual(manifests.map((manifest) => manifest.kind).sort());
       for (const manifest of rendered) validKubernetesObject(manifest);
-      const configMap = rendered.find((manifest) => manifest.kind === 'ConfigMap') as ConfigMap;
+      const configMap = find<ConfigMap>('ConfigMap', rendered);
       const directory = mkdtempSync(join(tmpdir(), 'kplane-overlay-'));
       writeFileSync(join(directory, 'config.conf'), configMap.data!['config.conf']!);
       const config = readKubeProxyConfiguration(join(directory, 'config.conf'));
@@ -215,7 +216,7 @@ describe('deploy/kubernetes', () => {
       expect(config.ignored).toEqual([]);
       // The API server's address stays where the DaemonSet reads it.
       expect(Object.keys(configMap.data!).sort()).toEqual(Object.keys(find<ConfigMap>('ConfigMap').data!).sort());
-      const pod = (rendered.find((manifest) => manifest.kind === 'DaemonSet') as DaemonSet).spec!.template.spec!;
+      const pod = find<DaemonSet>('DaemonSet', rendered).spec!.template.spec!;
       expect(pod.volumes!.find((volume) => volume.configMap)!.configMap!.name).toBe(configMap.metadata!.name);
       const memory = mebibytes(pod.containers[0]!.resources!.requests!.memory as string);
       const { services, peakMB } = peaks.get(backend)!;
@@ -241,7 +242,7 @@ describe('deploy/kubernetes', () => {
     beforeAll(() => {
       rendered = render(MONITORING);
     }, 900_000);
-    const of = <T>(kind: string) => rendered.find((manifest) => manifest.kind === kind) as T;
+    const of = <T>(kind: string) => find<T>(kind, rendered);
 
     it('renders a Service, a ServiceMonitor, a PrometheusRule and the dashboard\'s ConfigMap', () => {
       expect(rendered.map((manifest) => manifest.kind).sort()).toEqual(['ConfigMap', 'PrometheusRule', 'Service', 'ServiceMonitor']);
