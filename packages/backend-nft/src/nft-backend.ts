@@ -3,10 +3,9 @@ import {
   type Clock, type DataplaneBackend, type Endpoint, type Executor, type Feature, type Logger, type ProxyConfig, type SyncRequest,
 } from '@kplane/core';
 import type { NftClient } from './client/client.js';
-import { tableContents, type TableListing } from './client/listing.js';
-import { NftTransaction, type NftFamily } from './client/transaction.js';
+import { NftTransaction } from './client/transaction.js';
 import { defaultParallelTransactions, nftOptions, OPTION_KEYS, type NftOptions } from './options.js';
-import { elementDrift, expectedElements, expectedTable, structureDrift, type ExpectedTable } from './planner/audit.js';
+import { NftAudit } from './planner/audit.js';
 import { tableDiff } from './planner/diff.js';
 import { FAMILIES, TABLE } from './planner/layout.js';
 import type { NftPlan } from './planner/plan.js';
@@ -14,15 +13,6 @@ import { planFull, type FullSyncLimits } from './planner/plan-full.js';
 import { planPartial } from './planner/plan-partial.js';
 import { planReadBack } from './planner/read-back.js';
 import { WrittenTable, type WrittenTables } from './planner/written-table.js';
-
-/** Up to this many service ports, a deep audit lists a family's table whole (rules and elements) and checks all of it. */
-const WHOLE_TABLE_PORTS = 200;
-/** Bigger, a deep audit checks the next few of the table's rules and sets in turn, within this many elements (at least one set)... */
-const AUDIT_ELEMENTS = 5000;
-/** ...and at most this many sets (`nft list set` one at a time: nft 1.0.6 fails on several list commands in one call). */
-const MOST_SETS_LISTED = 4;
-/** Deep audits take at most this share of the time: after one that took T, the next waits T × (1 / share - 1). */
-const DEEP_AUDIT_SHARE = 0.05;
 
 /** The NftClient binding: ExecNftClient by default, a FakeNftClient in tests. */
 export const NFT_CLIENT = Symbol.for('kplane.nft.NftClient');
@@ -43,10 +33,8 @@ export class NftBackend implements DataplaneBackend {
   private readonly tables: WrittenTables = { ip: new WrittenTable('ip'), ip6: new WrittenTable('ip6') };
   private readonly options: NftOptions;
   private limits: FullSyncLimits;
-  /** Per family, where the next deep audit of a table too big to list whole goes on: its rules, or sets from the `set`-th. */
-  private readonly auditCursor: Record<NftFamily, { rulesNext: boolean; set: number }> = { ip: { rulesNext: true, set: 0 }, ip6: { rulesNext: true, set: 0 } };
-  /** When (clock time) the next deep audit may run. */
-  private deepAuditAt = Number.NEGATIVE_INFINITY;
+  /** The drift audit, with its monitor: from init() (a backend built for `kplane cleanup` watches nothing). */
+  private drift: NftAudit | null = null;
   /** Whether the next full sync is the first since start-up, to be planned against the tables a previous run left. */
   private firstSync = true;
 
@@ -71,6 +59,7 @@ export class NftBackend implements DataplaneBackend {
     }
     await this.readKernel();
     await ensureForwardAccept(this.executor);
+    this.drift ??= new NftAudit(this.nft, this.nft.watchChanges(TABLE), this.config, this.clock);
   }
 
   async sync(request: SyncRequest): Promise<void> {
@@ -83,64 +72,9 @@ export class NftBackend implements DataplaneBackend {
     }
   }
 
-  /**
-   * The drift check, in two depths. Every audit: `nft list chains`, `nft -t list sets`, `nft -t list
-   * maps` (names and hooks, tens of ms at any size) compared with the model — finds a deleted table,
-   * a deleted or foreign chain, set or map. A deep audit also checks rules (flushed or changed chains)
-   * and elements: a small table in full from one listing; a big one in turns, its rules (a terse
-   * listing) every other deep audit and its sets and maps in between, a few at a time, so a deleted
-   * element is found within one turn. Listing rules or elements costs nft 1.0.6 about 1 s at 20,000 services, so
-   * deep audits are spaced to take at most DEEP_AUDIT_SHARE of the time. Measured at 20,000
-   * ClusterIP services with one endpoint each (test/audit-cost.measure.ts): see the package README.
-   */
+  /** The drift check between syncs (planner/audit.ts: names every period, the monitor's foreign changes, whole tables after a gap). */
   async audit(): Promise<readonly string[]> {
-    const names = await this.nft.listNames(TABLE);
-    const startedAt = this.clock.now();
-    const deep = startedAt >= this.deepAuditAt;
-    const drift: string[] = [];
-    for (const family of FAMILIES) drift.push(...(await this.auditFamily(family, names[family], deep)));
-    if (deep) this.deepAuditAt = this.clock.now() + (this.clock.now() - startedAt) * (1 / DEEP_AUDIT_SHARE - 1);
-    return drift;
-  }
-
-  private async auditFamily(family: NftFamily, names: TableListing | null, deep: boolean): Promise<string[]> {
-    const table = this.tables[family];
-    if (table.generation === 0) return [];
-    const expected = expectedTable(table, this.config);
-    let drift = structureDrift(family, expected, names);
-    if (drift.length === 0 && deep) drift = await this.deepAudit(family, table, expected);
-    // The full sync that repairs it must replace what is there, not what the model says was
-    // (flushing a chain deleted from outside would refuse the whole sync): learn the kernel's names.
-    if (drift.length > 0) this.tables[family] = WrittenTable.fromKernel(family, names && tableContents(names));
-    return drift;
-  }
-
-  private async deepAudit(family: NftFamily, table: WrittenTable, expected: ExpectedTable): Promise<string[]> {
-    if (table.states.size <= WHOLE_TABLE_PORTS) {
-      const listing = await this.nft.listTable(family, TABLE, { terse: false });
-      const elements = [...expectedElements(table, expected)];
-      return [...structureDrift(family, expected, listing), ...(listing ? elements.flatMap(([name, set]) => elementDrift(family, name, set, listing.sets.get(name))) : [])];
-    }
-    // Every other deep audit checks the rules: a flushed chain stops every service, a lost element one.
-    const cursor = this.auditCursor[family];
-    if (cursor.rulesNext) {
-      cursor.rulesNext = false;
-      return structureDrift(family, expected, await this.nft.listTable(family, TABLE, { terse: true }));
-    }
-    cursor.rulesNext = true;
-    const sets = [...expectedElements(table, expected)];
-    const drift: string[] = [];
-    let taken = 0;
-    let elements = 0;
-    for (; taken < Math.min(MOST_SETS_LISTED, sets.length); taken++) {
-      const [name, set] = sets[(cursor.set + taken) % sets.length]!;
-      if (taken > 0 && elements + set.size > AUDIT_ELEMENTS) break;
-      elements += set.size;
-      const listed = await this.nft.listSet(family, TABLE, { kind: expected.sets.get(name)!.kind, name });
-      drift.push(...elementDrift(family, name, set, listed?.sets.get(name)));
-    }
-    cursor.set = (cursor.set + taken) % sets.length;
-    return drift;
+    return this.drift ? this.drift.run(this.tables) : [];
   }
 
   /** `kplane plan --diff`: both families' tables, listed whole, against the last (dry-run) sync's plan (planner/diff.ts). */
@@ -159,6 +93,9 @@ export class NftBackend implements DataplaneBackend {
     for (const family of FAMILIES) if (await this.nft.list(family, TABLE)) tx.delete(family, { kind: 'table' });
     await this.nft.run(tx);
     await removeForwardAccept(this.executor);
+    // Nothing of kplane's is left to watch.
+    this.drift?.stop();
+    this.drift = null;
   }
 
   /** Runs every stage of a plan in order and commits it once the kernel has accepted them all. */

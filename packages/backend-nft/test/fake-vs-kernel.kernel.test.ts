@@ -163,7 +163,7 @@ describe('FakeNftClient against nft in a network namespace', () => {
     list: (family, table) => fake.list(family, table),
     listNames: (table) => fake.listNames(table),
     listTable: (family, table, options) => fake.listTable(family, table, options),
-    listSet: (family, table, set) => fake.listSet(family, table, set),
+    watchChanges: () => fake.watchChanges(),
   });
 
   it('the backend\'s own transactions, through full and partial syncs', async () => {

@@ -16,7 +16,8 @@ export { kernelId } from './model/kernel-id.js';
 export { canonicalCIDR, canonicalIP, cidrContains, hostCIDR, ipFamily } from './model/ip.js';
 
 // The executor: every write and read of a backend.
-export { DryRunExecutor, ExecaExecutor, ToolError, ToolMissingError, type Batch, type Executor, type Query } from './backend/executor.js';
+export { DryRunExecutor, ExecaExecutor, ToolError, ToolMissingError, type Batch, type Executor, type Query, type WatchedTool } from './backend/executor.js';
+export { NftMonitor, type ChangeMonitor, type SeenChanges } from './backend/nft-monitor.js';
 
 // Policy shared by the backends.
 export { markHex, masqueradeMark } from './backend/marks.js';

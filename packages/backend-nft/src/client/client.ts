@@ -1,5 +1,6 @@
 import type { TableListing } from './listing.js';
-import type { NftFamily, NftTransaction, SetReference } from './transaction.js';
+import type { ChangeMonitor } from '@kplane/core';
+import type { NftFamily, NftTransaction } from './transaction.js';
 
 /** Names of the objects in one of kplane's tables, as the kernel holds them. */
 export interface TableContents {
@@ -26,6 +27,6 @@ export interface NftClient {
    * (`terse`: `nft -t`, cheap at any size); null when the table does not exist. For the drift audit.
    */
   listTable(family: NftFamily, table: string, options: { readonly terse: boolean }): Promise<TableListing | null>;
-  /** One set or map of kplane's table with its elements; null when it does not exist. For the drift audit. */
-  listSet(family: NftFamily, table: string, set: SetReference): Promise<TableListing | null>;
+  /** Starts watching for changes to kplane's table (both families) by other processes, between audits. */
+  watchChanges(table: string): ChangeMonitor;
 }

@@ -1,7 +1,7 @@
-import { ToolError, type Executor } from '@kplane/core';
+import { NftMonitor, ToolError, type ChangeMonitor, type Executor } from '@kplane/core';
 import type { NftClient, TableContents } from './client.js';
 import { parseListing, parseTables, tableContents, type TableListing } from './listing.js';
-import type { NftFamily, NftTransaction, SetReference } from './transaction.js';
+import type { NftFamily, NftTransaction } from './transaction.js';
 
 /** The real client: `nft -f -` through core's executor (so `kplane plan` records it). */
 export class ExecNftClient implements NftClient {
@@ -36,8 +36,12 @@ export class ExecNftClient implements NftClient {
     return this.read([...(terse ? ['-t'] : []), 'list', 'table', family, table], !terse);
   }
 
-  listSet(family: NftFamily, table: string, set: SetReference): Promise<TableListing | null> {
-    return this.read(['list', set.kind, family, table, set.name], true);
+  /** `nft monitor` (core's NftMonitor): a line such as `delete element ip kplane endpoints-tcp-g3 { … }` names the table third. */
+  watchChanges(table: string): ChangeMonitor {
+    const ours = new RegExp(`^\\S+ \\S+ ip6? ${table}(?: |$)`);
+    const monitor = new NftMonitor(this.executor, (line) => ours.test(line));
+    monitor.start();
+    return monitor;
   }
 
   /** A listing, or null when what it names does not exist. */

@@ -1,6 +1,7 @@
+import { FakeChangeMonitor } from '@kplane/core/testing';
 import type { NftClient, TableContents } from './client.js';
 import type { ListedSet, TableListing } from './listing.js';
-import type { BaseChainSpec, NftFamily, NftTransaction, SetReference } from './transaction.js';
+import type { BaseChainSpec, NftFamily, NftTransaction } from './transaction.js';
 
 interface FakeRule {
   readonly handle: number;
@@ -44,6 +45,8 @@ export class FakeNftClient implements NftClient {
   private tables = new Map<string, FakeTable>();
   /** Every transaction applied, in order (refused ones excluded). */
   readonly transactions: NftTransaction[] = [];
+  /** What the audit's monitor saw: tests tell it of a change from outside (`foreignChange`) or a gap (`loseEvents`). */
+  readonly changes = new FakeChangeMonitor();
   private readonly faults: ((transaction: NftTransaction) => boolean)[] = [];
 
   /** Makes the next transaction that `matches` (by default: any) fail as if the kernel refused it. Calls queue up. */
@@ -58,15 +61,22 @@ export class FakeNftClient implements NftClient {
       this.faults.splice(fault, 1);
       throw new FakeNftError('injected failure');
     }
-    this.apply(transaction.toString());
+    this.execute(transaction.toString());
     this.transactions.push(transaction);
   }
 
   /**
-   * Applies `nft -f` text: every command or, when one is refused, none. Not recorded in
-   * `transactions`: tests also tamper with the tables through it, as `nft` run from outside does.
+   * Applies `nft -f` text from outside, as `nft` run by someone else: every command or, when one is
+   * refused, none. Not recorded in `transactions`; a change to kplane's table is seen by `changes`,
+   * as nft monitor would show it.
    */
   apply(text: string): void {
+    this.execute(text);
+    const ours = text.split('\n').find((line) => /^\S+ \S+ ip6? kplane\b/.test(line));
+    if (ours) this.changes.foreignChange(`"${ours}" by process 1 (nft)`);
+  }
+
+  private execute(text: string): void {
     const next = cloneTables(this.tables);
     text.split('\n').forEach((line, index) => {
       if (line.trim() === '') return;
@@ -98,9 +108,8 @@ export class FakeNftClient implements NftClient {
     return this.listing(family, table, terse);
   }
 
-  async listSet(family: NftFamily, table: string, { kind, name }: SetReference): Promise<TableListing | null> {
-    const set = this.tables.get(`${family} ${table}`)?.sets.get(name);
-    return set?.kind === kind ? { chains: new Map(), sets: new Map([[name, listedSet(set, false)]]) } : null;
+  watchChanges(): FakeChangeMonitor {
+    return this.changes;
   }
 
   private listing(family: NftFamily, table: string, terse: boolean): TableListing | null {

@@ -1,8 +1,73 @@
-import type { ProxyConfig } from '@kplane/core';
-import type { ListedChain, ListedSet, TableListing } from '../client/listing.js';
+import type { ChangeMonitor, Clock, ProxyConfig } from '@kplane/core';
+import type { NftClient } from '../client/client.js';
+import { tableContents, type ListedChain, type ListedSet, type TableListing } from '../client/listing.js';
 import type { NftFamily } from '../client/transaction.js';
-import { baseChains, generationLayout, generationName, parsePick, pickChainName, pickChainRule } from './layout.js';
-import type { WrittenTable } from './written-table.js';
+import { baseChains, FAMILIES, generationLayout, generationName, parsePick, pickChainName, pickChainRule, TABLE } from './layout.js';
+import { WrittenTable, type WrittenTables } from './written-table.js';
+
+/** Whole-table audits take at most this share of the time: after one that took T, the next waits T × (1 / share - 1). */
+const WHOLE_AUDIT_SHARE = 0.05;
+
+/**
+ * The drift check (`audit()`, every --audit-period between syncs), against the model of what the
+ * last syncs wrote. Every audit: `nft list chains`, `nft -t list sets`, `nft -t list maps` (names
+ * and hooks, 25-30 ms at any size) — a deleted table, a deleted or foreign chain, set or map, a base
+ * chain on another hook; and what the monitor (`nft monitor`, NftClient.watchChanges) saw since:
+ * any change to kplane's tables by a process kplane did not start (a flushed chain, a deleted
+ * element or rule) is drift, found at the next period at any size. Where the monitor may have
+ * missed changes (its first audit, a restart, lost events; always without a monitor: dry runs,
+ * fakes) the tables are listed whole (rules and elements: 2 s at 20,000 services) and compared
+ * in full, at most WHOLE_AUDIT_SHARE of the time. On drift the model learns the kernel's names, so
+ * the full sync that repairs it replaces what is there, not what the model says was (flushing a
+ * chain deleted from outside would refuse the whole sync).
+ */
+export class NftAudit {
+  /** Whether a whole listing has matched the model since the monitor's last gap. */
+  private checked = false;
+  /** When (clock time) the next whole-table audit may run. */
+  private wholeAuditAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly nft: NftClient,
+    private readonly monitor: ChangeMonitor,
+    private readonly config: ProxyConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  /** One line per difference, [] when the kernel matches; replaces `tables`' models by the kernel's names on drift. */
+  async run(tables: WrittenTables): Promise<string[]> {
+    const seen = this.monitor.take();
+    if (seen.gap) this.checked = false;
+    const written = FAMILIES.filter((family) => tables[family].generation > 0);
+    if (written.length === 0) return [];
+    const names = await this.nft.listNames(TABLE);
+    let drift = written.flatMap((family) => structureDrift(family, expectedTable(tables[family], this.config), names[family]));
+    if (drift.length === 0) drift = seen.foreign.map((change) => `changed from outside: ${change}`);
+    if (drift.length === 0 && !this.checked && this.clock.now() >= this.wholeAuditAt) drift = await this.wholeTables(tables, written);
+    if (drift.length > 0) for (const family of written) tables[family] = WrittenTable.fromKernel(family, names[family] && tableContents(names[family]));
+    return drift;
+  }
+
+  stop(): void {
+    this.monitor.stop();
+  }
+
+  /** Every family's table listed whole, its rules and every element compared with the model. */
+  private async wholeTables(tables: WrittenTables, written: readonly NftFamily[]): Promise<string[]> {
+    const startedAt = this.clock.now();
+    const drift: string[] = [];
+    for (const family of written) {
+      const table = tables[family];
+      const expected = expectedTable(table, this.config);
+      const listing = await this.nft.listTable(family, TABLE, { terse: false });
+      drift.push(...structureDrift(family, expected, listing));
+      if (listing) for (const [name, set] of expectedElements(table, expected)) drift.push(...elementDrift(family, name, set, listing.sets.get(name)));
+    }
+    this.checked = true;
+    this.wholeAuditAt = this.clock.now() + (this.clock.now() - startedAt) * (1 / WHOLE_AUDIT_SHARE - 1);
+    return drift;
+  }
+}
 
 /** A chain kplane wrote: its hook (base chains) and rules as written. */
 interface ExpectedChain {

@@ -1,4 +1,4 @@
-import { ExecaExecutor, ToolError, type Batch, type Executor, type Query } from '@kplane/core';
+import { ExecaExecutor, ToolError, type Batch, type Executor, type Query, type WatchedTool } from '@kplane/core';
 
 /**
  * Runs a backend's tools inside one network namespace (`ip netns exec NS tool ...`), so an engine
@@ -19,6 +19,11 @@ export class NetnsExecutor implements Executor {
 
   read(query: Query): Promise<string> {
     return this.inNamespace(query.tool, () => this.inner.read({ tool: 'ip', args: ['netns', 'exec', this.namespace, query.tool, ...query.args] }));
+  }
+
+  /** `ip netns exec` execs the tool in its own process: the pid the kernel reports is the tool's. */
+  watch(query: Query, onLine: (line: string) => void): WatchedTool {
+    return this.inner.watch({ tool: 'ip', args: ['netns', 'exec', this.namespace, query.tool, ...query.args] }, onLine);
   }
 
   /** Keeps the tool's own name in errors (not "ip"). */

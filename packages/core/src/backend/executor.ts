@@ -26,6 +26,15 @@ export interface Executor {
   read(query: Query): Promise<string>;
   /** True when `read` reports the real dataplane (false in dry-run mode). */
   readonly live: boolean;
+  /** Starts a tool that runs until stopped (`nft monitor`), its stdout handed over line by line; absent where nothing may run (dry runs, fakes). */
+  watch?(query: Query, onLine: (line: string) => void): WatchedTool;
+}
+
+/** A tool started by `Executor.watch`. */
+export interface WatchedTool {
+  /** Resolves once the tool has ended, however (stopped, failed, killed). */
+  readonly ended: Promise<void>;
+  stop(): void;
 }
 
 /** What a log line says about a failed batch: its command, size and first lines, never the whole input (a full sync can be 10 MB). */
@@ -94,6 +103,25 @@ export class ToolTimeoutError extends ToolError {
 /** How long one batch or read may run before it is killed (--tool-timeout). */
 export const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
 
+/** How many of the tools this process started last are remembered by their pid. */
+const REMEMBERED_CHILDREN = 1024;
+const recentChildren = new Set<number>();
+
+/**
+ * Whether `pid` is one of the last tools this process (any ExecaExecutor in it) started: `nft
+ * monitor` names the process of each change, and a change by kplane's own tools is no drift.
+ * A pid comes round again only after the kernel's whole pid range: far more than the last 1,024.
+ */
+export function startedByThisProcess(pid: number): boolean {
+  return recentChildren.has(pid);
+}
+
+function rememberChild(pid: number | undefined): void {
+  if (pid === undefined) return;
+  recentChildren.add(pid);
+  if (recentChildren.size > REMEMBERED_CHILDREN) recentChildren.delete(recentChildren.values().next().value!);
+}
+
 export class ExecaExecutor implements Executor {
   readonly live = true;
   private readonly timeoutMs: number;
@@ -115,6 +143,7 @@ export class ExecaExecutor implements Executor {
     // Its own process group, so a timeout kills whatever the tool started too: a child left holding
     // the tool's stdout would keep the run waiting for its output to end.
     const child = execa(tool, args, { input: batch?.input ?? '', reject: false, stripFinalNewline: false, maxBuffer: 1 << 30, detached: true });
+    rememberChild(child.pid);
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -127,6 +156,23 @@ export class ExecaExecutor implements Executor {
     if (result.failed) throw new ToolError(tool, result.exitCode, result.stderr || result.message || 'failed', summary());
     if (batch?.failOnStderr && result.stderr.trim() !== '') throw new ToolError(tool, result.exitCode, result.stderr, summary());
     return result.stdout;
+  }
+
+  watch(query: Query, onLine: (line: string) => void): WatchedTool {
+    const child = execa(query.tool, query.args, { stdin: 'ignore', stderr: 'ignore', buffer: false, reject: false });
+    let rest = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop()!;
+      for (const line of lines) onLine(line);
+    });
+    // Never what keeps kplane running, and never left behind when it exits.
+    const stop = (): void => void child.kill('SIGKILL');
+    process.once('exit', stop);
+    child.unref();
+    (child.stdout as { unref?: () => void } | null)?.unref?.();
+    const ended = child.then(() => {}, () => {}).finally(() => process.removeListener('exit', stop));
+    return { ended, stop };
   }
 }
 
