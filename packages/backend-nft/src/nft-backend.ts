@@ -1,6 +1,6 @@
 import {
   FEATURES, TOKENS, conntrackConnections, ensureForwardAccept, inject, injectable, removeForwardAccept,
-  type Clock, type DataplaneBackend, type Endpoint, type Executor, type Feature, type Logger, type ProxyConfig, type SyncRequest,
+  type Batch, type Clock, type DataplaneBackend, type Endpoint, type Executor, type Feature, type Logger, type PacketTrace, type ProxyConfig, type SyncRequest, type TracePacket,
 } from '@kplane/core';
 import type { NftClient } from './client/client.js';
 import { NftTransaction } from './client/transaction.js';
@@ -13,6 +13,7 @@ import { planFull, type FullSyncLimits } from './planner/plan-full.js';
 import { planPartial } from './planner/plan-partial.js';
 import { planReadBack } from './planner/read-back.js';
 import { WrittenTable, type WrittenTables } from './planner/written-table.js';
+import { traceNft } from './trace/trace.js';
 
 /** The NftClient binding: ExecNftClient by default, a FakeNftClient in tests. */
 export const NFT_CLIENT = Symbol.for('kplane.nft.NftClient');
@@ -82,6 +83,11 @@ export class NftBackend implements DataplaneBackend {
     const drift: string[] = [];
     for (const family of FAMILIES) drift.push(...tableDiff(family, this.tables[family], await this.nft.listTable(family, TABLE, { terse: false }), this.config));
     return drift;
+  }
+
+  /** `kplane trace` (trace/): the tables as listed now, or as the planned batches leave them. */
+  trace(packet: TracePacket, planned?: readonly Batch[]): Promise<PacketTrace> {
+    return traceNft(this.nft, packet, planned);
   }
 
   activeConnections(endpoints: readonly Endpoint[]): Promise<ReadonlyMap<string, number>> {

@@ -7,6 +7,7 @@ import 'reflect-metadata';
 
 // The backend contract.
 export type { BackendInfo, DataplaneBackend, ProxyState, SyncRequest } from './backend/contract.js';
+export { renderTrace, type PacketTrace, type TraceOrigin, type TraceOutcome, type TracePacket, type TraceStep, type TraceVerdictKind } from './backend/trace.js';
 export { FEATURES, type Feature } from './backend/features.js';
 
 // The model every backend programs.

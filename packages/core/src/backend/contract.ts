@@ -1,6 +1,8 @@
 import type { ServicePortKey, ServicePortState } from '../model/service-port.js';
 import type { Endpoint } from '../model/service-port.js';
+import type { Batch } from './executor.js';
 import type { Feature } from './features.js';
+import type { PacketTrace, TracePacket } from './trace.js';
 
 /** Read-only view of the whole desired state, handed to every sync. */
 export interface ProxyState {
@@ -61,4 +63,11 @@ export interface DataplaneBackend extends BackendInfo {
    * Names the kernel gives freely (generations, tree chain numbers) are not differences.
    */
   diff?(): Promise<readonly string[]>;
+  /**
+   * Optional, for `kplane trace`: follows `packet` through the rules this backend wrote — the live
+   * kernel's (read back with its client), or `planned`, the batches a dry-run sync recorded — and
+   * returns every path it can take. A rule the tracer does not understand ends its path as
+   * `not-understood`, never as a guess.
+   */
+  trace?(packet: TracePacket, planned?: readonly Batch[]): Promise<PacketTrace>;
 }

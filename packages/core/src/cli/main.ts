@@ -16,6 +16,8 @@ import { FileSource } from '../source/file-source.js';
 import type { Source } from '../source/source.js';
 import { checkBackendOptions } from './check-backend-options.js';
 import { MemoryRelease } from './memory-release.js';
+import { tracePacket, traceWith } from './trace.js';
+import { renderTrace } from '../backend/trace.js';
 import { addProxyOptions, resolveProxyOptions, type ProxyOptions } from './proxy-options.js';
 
 const program = new Command('kplane')
@@ -28,6 +30,10 @@ addProxyOptions(program.command('run', { isDefault: true }).description('run the
 
 addProxyOptions(program.command('plan').description('print the batches the backend would send for the current state (no root needed)'))
   .action(async (_, command: Command) => plan(command));
+
+addProxyOptions(program.command('trace <src> <dst>').description('follow one new connection SRC -> DST:PORT/PROTO through the rules kplane wrote (the live kernel here, or with --source the plan)'))
+  .option('--from <origin>', 'where it starts: node, pod or external', 'pod')
+  .action(async (src: string, dst: string, _, command: Command) => trace(src, dst, command));
 
 program.command('cleanup')
   .description('remove everything kplane wrote to the kernel (all built-in backends, or one)')
@@ -122,6 +128,23 @@ async function plan(command: Command): Promise<void> {
   await source.stop();
   if (!(await engine.sync())) throw new Error('the backend refused the plan (see the log above)');
   process.stdout.write(executor.render());
+}
+
+/** `kplane trace`: the live kernel's rules, or with --source given, the batches `plan` would send. */
+async function trace(src: string, dst: string, command: Command): Promise<void> {
+  const fromPlan = command.getOptionValueSource('source') === 'cli';
+  const executor = fromPlan ? new DryRunExecutor() : new ExecaExecutor();
+  const { options, proxy: { engine, backend }, source } = await prepare(command, () => executor);
+  const packet = tracePacket(src, dst, command.opts<{ from: string }>().from, options.config.nodeIPs);
+  if (fromPlan && executor instanceof DryRunExecutor) {
+    await backend.init();
+    await source.start(engine.handle);
+    await source.stop();
+    if (!(await engine.sync())) throw new Error('the backend refused the plan (see the log above)');
+    process.stdout.write(renderTrace(await traceWith(backend, packet, executor.batches)));
+    return;
+  }
+  process.stdout.write(renderTrace(await traceWith(backend, packet)));
 }
 
 /** Removes what kplane wrote, or with `dryRun` reads the kernel and prints the removals it would send. */
