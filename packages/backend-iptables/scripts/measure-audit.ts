@@ -1,25 +1,24 @@
 /**
  * Measures the drift audit at scale, in network namespaces of its own (root needed): N ClusterIP
  * services with one endpoint each in the tree layout (or --layout flat), for each mode, after a full sync:
- * - one audit (`backend.audit()`, both families) and one DriftAudit pass per window size asked for:
+ * - the first audit (`backend.audit()`, both families: in iptables-nft mode the monitor has just
+ *   started, so the tables are read whole) and the next (hook and top chains, the monitor's news):
  *   wall time, the agent's CPU, chains listed and tool calls;
- * - beside it, what a full listing costs: `iptables-<mode>-save` of nat and filter;
- * - the worst case number of audits before a flushed tree chain, or another deep chain, is read.
+ * - beside it, what a full listing costs: `iptables-<mode>-save` of nat and filter.
  *
- *   npx tsx --conditions=kplane-source packages/backend-iptables/scripts/measure-audit.ts [--services 20000] [--modes nft,legacy] [--windows 10,50,200] [--rounds 5] [--layout tree|flat]
+ *   npx tsx --conditions=kplane-source packages/backend-iptables/scripts/measure-audit.ts [--services 20000] [--modes nft,legacy] [--rounds 5] [--layout tree|flat]
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_CONFIG, createLogger, createProxy, type Batch, type Executor, type Query, type SourceEvent } from '@kplane/core';
+import { DEFAULT_CONFIG, createLogger, createProxy, type Batch, type Executor, type Query, type SourceEvent, type WatchedTool } from '@kplane/core';
 import { endpointSliceObject, serviceObject } from '@kplane/core/testing';
-import plugin, { ExecIptablesClient, type IptablesBackend, type Mode } from '../src/index.js';
-import { AUDIT_WINDOW, DriftAudit, TOP_CHAINS, TREE_CHAIN } from '../src/planner/audit.js';
+import plugin, { type IptablesBackend, type Mode } from '../src/index.js';
+import { TOP_CHAINS, TREE_CHAIN } from '../src/planner/audit.js';
 import { TestNetwork } from '../test/support/netns.js';
 
 const { values: flags } = parseArgs({
   options: {
     services: { type: 'string', default: '20000' },
     modes: { type: 'string', default: 'nft,legacy' },
-    windows: { type: 'string', default: `${AUDIT_WINDOW},50,200` },
     rounds: { type: 'string', default: '5' },
     layout: { type: 'string', default: 'tree' },
   },
@@ -36,6 +35,10 @@ class CountingExecutor implements Executor {
 
   apply(batch: Batch): Promise<void> {
     return this.inner.apply(batch);
+  }
+
+  watch(query: Query, onLine: (line: string) => void): WatchedTool {
+    return this.inner.watch!(query, onLine);
   }
 
   read(query: Query): Promise<string> {
@@ -95,13 +98,8 @@ for (const mode of flags.modes.split(',') as Mode[]) {
     const top = names.filter((chain) => TOP_CHAINS.has(chain)).length;
     const tree = names.filter((chain) => TREE_CHAIN.test(chain)).length;
     const result: Record<string, unknown> = { mode, layout: flags.layout, services: SERVICES, chains: names.length, top, tree };
+    result.firstAudit = await timed(executor, () => iptables.audit());
     result.audit = await timed(executor, () => iptables.audit());
-    for (const window of flags.windows.split(',').map(Number)) {
-      const audit = new DriftAudit(new ExecIptablesClient(executor), window);
-      // A chain flushed just after the window passed it is read again once the window went round.
-      const worst = (count: number) => (mode === 'legacy' ? 1 : Math.ceil(count / window));
-      result[`window${window}`] = { ...(await timed(executor, () => audit.run(mode, 4, model))), worstTreeAudits: worst(tree), worstOtherAudits: worst(names.length - top - tree) };
-    }
     result.fullSave = await timed(executor, async () => {
       for (const table of ['nat', 'filter']) await executor.read({ tool: `iptables-${mode}-save`, args: ['-t', table] });
     });

@@ -81,7 +81,8 @@ try {
     + `agent CPU ${((agent.user + agent.system) / 1e6).toFixed(2)} s, nft monitor CPU ${(await cpu() - monitorBefore).toFixed(2)} s, its RSS ${Math.round(Number(rss) / 1024)} MiB`);
 
   const generation = async (): Promise<string> => /chain services-g(\d+) /.exec(await nft('list', 'chains', 'ip'))![1]!;
-  const handle = async (): Promise<string> => /# handle (\d+)/.exec(await nft('-a', 'list', 'chain', 'ip', 'kplane', 'nat-prerouting'))![1]!;
+  // The last handle of the listing: the chain's own comes first.
+  const handle = async (): Promise<string> => [...(await nft('-a', 'list', 'chain', 'ip', 'kplane', 'nat-prerouting')).matchAll(/# handle (\d+)/g)].at(-1)![1]!;
   const tampering: [string, (g: string) => Promise<string[]> | string[]][] = [
     ['flush chain services', (g) => ['flush', 'chain', 'ip', 'kplane', `services-g${g}`]],
     ['delete element of the endpoint map', (g) => ['delete', 'element', 'ip', 'kplane', `endpoints-tcp-g${g}`, `{ 10.96.${(services >> 9) & 255}.${(services >> 1) & 255} . tcp . 80 . 0 }`]],

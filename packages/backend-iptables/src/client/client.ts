@@ -1,4 +1,4 @@
-import { iptablesCommand, type IPFamily, type IptablesTable, type IptablesTransaction } from '@kplane/core';
+import { iptablesCommand, type ChangeMonitor, type IPFamily, type IptablesTable, type IptablesTransaction } from '@kplane/core';
 
 /** The iptables variant: nf_tables through the xtables compatibility layer, or the legacy x_tables. */
 export type Mode = 'nft' | 'legacy';
@@ -17,6 +17,8 @@ export interface IptablesClient {
   listChain(mode: Mode, family: IPFamily, table: IptablesTable, chain: string): Promise<string | null>;
   /** The restore tool's version line; fails when the tool is not usable. */
   version(mode: Mode, family: IPFamily): Promise<string>;
+  /** Starts watching iptables-nft's tables (nf_tables) for changes to kplane's chains by other processes, between audits. */
+  watchChanges(): ChangeMonitor;
 }
 
 /** The tool of one variant and family: `ip6tables-nft`, `iptables-legacy-restore`. */

@@ -1,4 +1,4 @@
-import { ToolError, type Batch, type Executor, type IPFamily, type IptablesTable, type IptablesTransaction } from '@kplane/core';
+import { NftMonitor, ToolError, type Batch, type ChangeMonitor, type Executor, type IPFamily, type IptablesTable, type IptablesTransaction } from '@kplane/core';
 import { command, type IptablesClient, type Mode } from './client.js';
 
 /** The real client: `ip(6)tables-<mode>-restore` and `-save` through core's executor (so `kplane plan` records the restores). */
@@ -24,7 +24,17 @@ export class ExecIptablesClient implements IptablesClient {
   version(mode: Mode, family: IPFamily): Promise<string> {
     return this.executor.read({ tool: command(mode, family, 'restore'), args: ['--version'] });
   }
+
+  /** `nft monitor` (core's NftMonitor): iptables-nft's changes show as `delete rule ip nat KPLANE-IPS handle 12`. */
+  watchChanges(): ChangeMonitor {
+    const monitor = new NftMonitor(this.executor, (line) => OURS.test(line));
+    monitor.start();
+    return monitor;
+  }
 }
+
+/** A change nft monitor shows in iptables-nft's nat or filter table that names one of kplane's chains. */
+const OURS = /^\S+ \S+ ip6? (?:nat|filter) .*\bKPLANE-/;
 
 /** What `iptables -S <chain>` prints for a chain that does not exist. */
 const MISSING_CHAIN = /No chain\/target\/match by that name|chain `[^']*' in table `[^']*' is incompatible/;

@@ -1,5 +1,5 @@
 import { ToolError, type IPFamily, type IptablesTable, type IptablesTransaction } from '@kplane/core';
-import { FakeIptablesTables } from '@kplane/core/testing';
+import { FakeChangeMonitor, FakeIptablesTables } from '@kplane/core/testing';
 import { command, type IptablesClient, type Mode } from './client.js';
 
 /** What one restore carried: its variant, family and exact input. */
@@ -28,6 +28,8 @@ export class FakeIptablesClient implements IptablesClient {
   readonly saves: string[] = [];
   /** Every chain listed, as `<mode>/<family> <table> <chain>`. */
   readonly listings: string[] = [];
+  /** What the audit's monitor saw: `command()` on kplane's chains in nft mode tells it, as nft monitor would; tests can tell it of a gap. */
+  readonly changes = new FakeChangeMonitor();
   private readonly rulesets = new Map<string, FakeIptablesTables>();
   private readonly faults = new Map<number, Error>();
   private attempts = 0;
@@ -70,6 +72,14 @@ export class FakeIptablesClient implements IptablesClient {
    */
   command(mode: Mode, family: IPFamily, args: readonly string[]): void {
     this.ruleset(mode, family).command(args);
+    const table = args.includes('-t') ? args[args.indexOf('-t') + 1] : 'filter';
+    if (mode === 'nft' && args.some((arg) => arg.startsWith('KPLANE-'))) {
+      this.changes.foreignChange(`"change rule ${family === 4 ? 'ip' : 'ip6'} ${table} ${args.join(' ')}" by process 1 (iptables-nft)`);
+    }
+  }
+
+  watchChanges(): FakeChangeMonitor {
+    return this.changes;
   }
 
   /** The rules of every chain of one table (a copy). */
