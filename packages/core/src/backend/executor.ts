@@ -26,7 +26,7 @@ export interface Executor {
   read(query: Query): Promise<string>;
   /** True when `read` reports the real dataplane (false in dry-run mode). */
   readonly live: boolean;
-  /** Starts a tool that runs until stopped (`nft monitor`), its stdout handed over line by line; absent where nothing may run (dry runs, fakes). */
+  /** Starts a tool that runs until stopped (`nft monitor`), its output (stdout and stderr) handed over line by line; absent where nothing may run (dry runs, fakes). */
   watch?(query: Query, onLine: (line: string) => void): WatchedTool;
 }
 
@@ -159,9 +159,10 @@ export class ExecaExecutor implements Executor {
   }
 
   watch(query: Query, onLine: (line: string) => void): WatchedTool {
-    const child = execa(query.tool, query.args, { stdin: 'ignore', stderr: 'ignore', buffer: false, reject: false });
+    // stderr too: nft monitor reports lost events there.
+    const child = execa(query.tool, query.args, { stdin: 'ignore', all: true, buffer: false, reject: false });
     let rest = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    child.all?.setEncoding('utf8').on('data', (chunk: string) => {
       const lines = (rest + chunk).split('\n');
       rest = lines.pop()!;
       for (const line of lines) onLine(line);
@@ -170,7 +171,7 @@ export class ExecaExecutor implements Executor {
     const stop = (): void => void child.kill('SIGKILL');
     process.once('exit', stop);
     child.unref();
-    (child.stdout as { unref?: () => void } | null)?.unref?.();
+    for (const stream of [child.stdout, child.stderr]) (stream as { unref?: () => void } | null)?.unref?.();
     const ended = child.then(() => {}, () => {}).finally(() => process.removeListener('exit', stop));
     return { ended, stop };
   }

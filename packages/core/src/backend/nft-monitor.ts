@@ -82,8 +82,8 @@ export class NftMonitor implements ChangeMonitor {
         this.foreignCount++;
       }
       this.pending = null;
-    } else if (line.startsWith('#')) {
-      // Anything else nft says about the stream (lost events) is a gap.
+    } else if (line.startsWith('#') || line.startsWith('netlink:') || line.startsWith('Error')) {
+      // Anything else nft says about the stream (`# ERROR: We lost some netlink events!`) is a gap.
       this.gap = true;
     } else if (this.ours(line)) {
       this.pending = this.pending ? { ...this.pending, count: this.pending.count + 1 } : { first: line, count: 1 };
