@@ -14,7 +14,10 @@ import { VERSION } from '../version.js';
 import { createProxy, type Proxy } from '../proxy.js';
 import { FileSource } from '../source/file-source.js';
 import type { Source } from '../source/source.js';
+import type { ServiceExplanation } from '../debug/debug-views.js';
+import type { ServiceName } from '../model/service-port.js';
 import { checkBackendOptions } from './check-backend-options.js';
+import { explainFromAgent, explainTarget, renderExplanation } from './explain.js';
 import { MemoryRelease } from './memory-release.js';
 import { tracePacket, traceWith } from './trace.js';
 import { renderTrace } from '../backend/trace.js';
@@ -29,7 +32,12 @@ addProxyOptions(program.command('run', { isDefault: true }).description('run the
   .action(async (_, command: Command) => run(command));
 
 addProxyOptions(program.command('plan').description('print the batches the backend would send for the current state (no root needed)'))
-  .action(async (_, command: Command) => plan(command));
+  .option('--diff', 'instead, compare the live kernel with the plan and print the drift (exit status 1 when there is some)')
+  .action(async (options: { diff?: boolean }, command: Command) => (options.diff ? planDiff(command) : plan(command)));
+
+addProxyOptions(program.command('explain').argument('<svc/NAMESPACE/NAME>').description('the Service as kplane sees it: from the running agent\'s debug endpoint, or offline with --source file:PATH'))
+  .option('-o, --output <format>', 'text or json', 'text')
+  .action(async (target: string, options: { output: string }, command: Command) => explain(explainTarget(target), options.output, command));
 
 addProxyOptions(program.command('trace <src> <dst>').description('follow one new connection SRC -> DST:PORT/PROTO through the rules kplane wrote (the live kernel here, or with --source the plan)'))
   .option('--from <origin>', 'where it starts: node, pod or external', 'pod')
@@ -120,14 +128,45 @@ async function run(command: Command): Promise<void> {
   }
 }
 
-async function plan(command: Command): Promise<void> {
-  const executor = new DryRunExecutor();
-  const { proxy: { engine, backend }, source } = await prepare(command, () => executor);
+/** The source's state synced once by the backend, on the dry-run executor `prepare` was given (plan, plan --diff, explain offline). */
+async function syncOnce({ engine, backend }: Proxy, source: Source): Promise<void> {
   await backend.init();
   await source.start(engine.handle);
   await source.stop();
   if (!(await engine.sync())) throw new Error('the backend refused the plan (see the log above)');
+}
+
+async function plan(command: Command): Promise<void> {
+  const executor = new DryRunExecutor();
+  const { proxy, source } = await prepare(command, () => executor);
+  await syncOnce(proxy, source);
   process.stdout.write(executor.render());
+}
+
+/** `plan --diff`: a dry-run sync on the live kernel's reads, then the backend's diff of that kernel against it. */
+async function planDiff(command: Command): Promise<void> {
+  const { proxy, source } = await prepare(command, ({ config }) => new DryRunExecutor(new ExecaExecutor({ timeoutMs: config.toolTimeoutMs })));
+  const diff = proxy.backend.diff?.bind(proxy.backend);
+  if (!diff) throw new Error(`backend ${proxy.backend.name} cannot diff the kernel (it has no diff())`);
+  await syncOnce(proxy, source);
+  const drift = await diff();
+  process.stdout.write(drift.map((line) => `${line}\n`).join(''));
+  process.exitCode = drift.length > 0 ? 1 : 0;
+}
+
+/** `explain`: offline when --source is given (a dry-run sync of it), else from the running agent's debug endpoint. */
+async function explain(name: ServiceName, output: string, command: Command): Promise<void> {
+  if (output !== 'text' && output !== 'json') throw new Error(`--output ${output}: expected text or json`);
+  let explained: ServiceExplanation | null;
+  if (command.getOptionValueSource('source') === 'cli') {
+    const { options, proxy, source } = await prepare(command, () => new DryRunExecutor());
+    await syncOnce(proxy, source);
+    explained = proxy.debug.explain(name);
+    if (!explained) throw new Error(`explain: no Service ${name} in ${options.source}`);
+  } else {
+    explained = await explainFromAgent(resolveProxyOptions(command, createLogger('silent')).metricsBindAddress, name);
+  }
+  process.stdout.write(output === 'json' ? `${JSON.stringify(explained, null, 2)}\n` : renderExplanation(explained));
 }
 
 /** `kplane trace`: the live kernel's rules, or with --source given, the batches `plan` would send. */
