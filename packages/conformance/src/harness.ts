@@ -2,6 +2,7 @@ import { DEFAULT_CONFIG, createLogger, createProxy, isClusterScoped, type Contai
 import { remove, upsert } from '@kplane/core/testing';
 import { rulesetSnapshot } from './sandbox/ruleset-snapshot.js';
 import { SANDBOX_NETWORK, Sandbox } from './sandbox/sandbox.js';
+import { checkProbesByTrace, type TraceTally } from './trace-check.js';
 
 export interface ConformanceOptions {
   /** Suite title, e.g. "nft" or "iptables tree (legacy)". */
@@ -26,6 +27,8 @@ export class ConformanceHarness {
   proxy!: Proxy;
   /** The node namespace before the backend touched it. */
   pristine = '';
+  /** Probes whose traffic the backend's trace predicted (trace-check.ts), for backends with a tracer. */
+  readonly traced: TraceTally = { agreed: 0, unchecked: 0 };
   private readonly world = new Map<string, Record<string, unknown>>();
 
   private constructor(readonly sandbox: Sandbox, readonly options: ConformanceOptions) {}
@@ -33,6 +36,7 @@ export class ConformanceHarness {
   static async start(options: ConformanceOptions): Promise<ConformanceHarness> {
     const harness = new ConformanceHarness(await Sandbox.create(), options);
     harness.pristine = await harness.snapshot();
+    checkProbesByTrace(harness.sandbox, () => harness.proxy.backend, harness.traced);
     await harness.restart();
     return harness;
   }
@@ -84,6 +88,7 @@ export class ConformanceHarness {
   }
 
   async stop(): Promise<void> {
+    if (this.traced.agreed > 0) process.stdout.write(`${this.options.name}: the trace predicted ${this.traced.agreed} probes (${this.traced.unchecked} unchecked)\n`);
     await this.proxy?.backend.cleanup().catch(() => {});
     await this.sandbox.destroy();
   }
