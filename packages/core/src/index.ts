@@ -6,7 +6,7 @@ import 'reflect-metadata';
  */
 
 // The backend contract.
-export type { BackendInfo, DataplaneBackend, ProxyState, SyncRequest } from './backend/contract.js';
+export type { BackendInfo, DataplaneBackend, ProxyState, ServiceCounterReading, SyncRequest } from './backend/contract.js';
 export { renderTrace, type PacketTrace, type TraceOrigin, type TraceOutcome, type TracePacket, type TraceStep, type TraceVerdictKind } from './backend/trace.js';
 export { FEATURES, type Feature } from './backend/features.js';
 

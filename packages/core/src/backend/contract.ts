@@ -1,4 +1,4 @@
-import type { ServicePortKey, ServicePortState } from '../model/service-port.js';
+import type { ServicePort, ServicePortKey, ServicePortState } from '../model/service-port.js';
 import type { Endpoint } from '../model/service-port.js';
 import type { Batch } from './executor.js';
 import type { Feature } from './features.js';
@@ -23,6 +23,13 @@ export interface SyncRequest {
   /** Service ports added, changed or deleted since the last successful sync (deleted: absent from `state`). */
   readonly changed: ReadonlySet<ServicePortKey>;
   readonly state: ProxyState;
+}
+
+/** One Service port's traffic as the kernel counted it (--service-counters): every frontend of the port, every family. */
+export interface ServiceCounterReading {
+  readonly servicePort: ServicePort;
+  readonly packets: number;
+  readonly bytes: number;
 }
 
 export interface BackendInfo {
@@ -63,6 +70,12 @@ export interface DataplaneBackend extends BackendInfo {
    * Names the kernel gives freely (generations, tree chain numbers) are not differences.
    */
   diff?(): Promise<readonly string[]>;
+  /**
+   * Optional, with --service-counters: the packets and bytes sent to each programmed Service port,
+   * from counters its rules keep (written only with the flag on). Core calls it when /metrics is
+   * scraped, at most once every few seconds; one read of the kernel per call.
+   */
+  readServiceCounters?(): Promise<readonly ServiceCounterReading[]>;
   /**
    * Optional, for `kplane trace`: follows `packet` through the rules this backend wrote — the live
    * kernel's (read back with its client), or `planned`, the batches a dry-run sync recorded — and

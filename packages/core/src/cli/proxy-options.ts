@@ -53,6 +53,8 @@ export function addProxyOptions(command: Command): Command {
     .option('--healthz-timeout <duration>', '/healthz fails when a change has been pending this long', '60s')
     .option('--tool-timeout <duration>', 'a dataplane tool (nft, iptables-restore, ...) running longer than this on one batch is killed and the sync retried', '60s')
     .option('--audit-period <duration>', 'how often the backend checks its rules in the kernel for changes from outside, repaired by a full sync (0 disables)', '5s')
+    .option('--service-counters', 'count packets and bytes per Service port in the rules, exported as kplane_service_packets_total / kplane_service_bytes_total')
+    .option('--service-counters-limit <n>', 'most Service ports exported with --service-counters (the others are counted in kplane_service_counters_overflow_total)', '5000')
     .option('--metrics-bind-address <host:port>', 'where /metrics listens ("" disables)', '127.0.0.1:10249')
     .option('--healthz-bind-address <host:port>', 'where /healthz and /livez listen ("" disables)', '0.0.0.0:10256')
     .option('--config <file>', 'a KubeProxyConfiguration file, or kubeadm\'s kube-proxy ConfigMap holding one; flags given on the command line win')
@@ -134,11 +136,16 @@ export function resolveProxyOptions(command: Command, logger: Logger): ProxyOpti
     healthzTimeoutMs: duration('healthzTimeout'),
     toolTimeoutMs: duration('toolTimeout'),
     auditPeriodMs: duration('auditPeriod'),
+    serviceCounters: get('serviceCounters').value === true,
+    serviceCountersLimit: Number(text('serviceCountersLimit')),
     // A key given on the command line wins over the same key from --config.
     backendOptions: new Map([...fileBackendOptions, ...((flags.backendOpt as string[] | undefined) ?? [])].map(parseBackendOption)),
   };
   if (config.syncPeriodMs <= 0) throw new Error(`${get('syncPeriod').setting} must be positive`);
   if (config.toolTimeoutMs <= 0) throw new Error(`${get('toolTimeout').setting} must be positive`);
+  if (!Number.isInteger(config.serviceCountersLimit) || config.serviceCountersLimit < 0) {
+    throw new Error(`${get('serviceCountersLimit').setting} ${text('serviceCountersLimit')}: expected a non-negative integer`);
+  }
   const kubeApiQps = Number(text('kubeApiQps'));
   const kubeApiBurst = Number(text('kubeApiBurst'));
   if (!(kubeApiQps > 0)) throw new Error(`${get('kubeApiQps').setting} ${text('kubeApiQps')}: expected a positive number`);

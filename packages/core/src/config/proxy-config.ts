@@ -22,6 +22,10 @@ export interface ProxyConfig {
   readonly toolTimeoutMs: number;
   /** How often the engine asks the backend to check its rules in the kernel for changes from outside (--audit-period); 0: never. */
   readonly auditPeriodMs: number;
+  /** Per-Service traffic counters in the rules, exported on /metrics (--service-counters); off: the rules are what they are without. */
+  readonly serviceCounters: boolean;
+  /** Most Service ports whose counters get series (--service-counters-limit); the others are counted as overflow. */
+  readonly serviceCountersLimit: number;
   /** `--backend-opt key=value` pairs, for the backend to interpret. */
   readonly backendOptions: ReadonlyMap<string, string>;
 }
@@ -41,6 +45,8 @@ export const DEFAULT_CONFIG: ProxyConfig = {
   toolTimeoutMs: DEFAULT_TOOL_TIMEOUT_MS,
   // Audit, then a full sync no sooner than --min-sync-period: tampering is repaired within ~6 s.
   auditPeriodMs: 5000,
+  serviceCounters: false,
+  serviceCountersLimit: 5000,
   backendOptions: new Map(),
 };
 

@@ -4,6 +4,7 @@ import { ipFamily } from '../model/ip.js';
 import type { IPFamily } from '../model/service-port.js';
 import { processMetrics } from './process-metrics.js';
 import { RestClientMetrics } from './rest-client-metrics.js';
+import { ServiceCounterMetrics } from './service-counters.js';
 
 /** kube-proxy's `ip_family` label values. */
 export type IPFamilyLabel = 'IPv4' | 'IPv6';
@@ -61,6 +62,8 @@ export class ProxyMetrics {
   readonly buildInfo = this.gauge('kplane_build_info', 'kplane build information', ['version', 'backend']);
   /** The Kubernetes source's requests to the API server. */
   readonly restClient = new RestClientMetrics(this.registry);
+  /** Per-Service traffic (--service-counters), read from the backend at scrape time. */
+  readonly serviceCounters = new ServiceCounterMetrics(this.registry);
 
   constructor() {
     for (const metric of processMetrics()) this.registry.registerMetric(metric);
