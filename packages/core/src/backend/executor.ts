@@ -159,19 +159,21 @@ export class ExecaExecutor implements Executor {
   }
 
   watch(query: Query, onLine: (line: string) => void): WatchedTool {
-    // stderr too: nft monitor reports lost events there.
-    const child = execa(query.tool, query.args, { stdin: 'ignore', all: true, buffer: false, reject: false });
+    // A shell between kplane and the tool ends the tool when kplane's end of its stdin closes, so a
+    // kill -9 of kplane leaves no monitor behind; stderr too (nft monitor reports lost events there).
+    const child = execa('sh', ['-c', '"$@" & read -r _; kill $! 2>/dev/null', 'sh', query.tool, ...query.args],
+      { stdin: 'pipe', all: true, buffer: false, reject: false, detached: true });
     let rest = '';
     child.all?.setEncoding('utf8').on('data', (chunk: string) => {
       const lines = (rest + chunk).split('\n');
       rest = lines.pop()!;
       for (const line of lines) onLine(line);
     });
-    // Never what keeps kplane running, and never left behind when it exits.
-    const stop = (): void => void child.kill('SIGKILL');
+    // Never what keeps kplane running.
+    const stop = (): void => killGroup(child.pid);
     process.once('exit', stop);
     child.unref();
-    for (const stream of [child.stdout, child.stderr]) (stream as { unref?: () => void } | null)?.unref?.();
+    for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as { unref?: () => void } | null)?.unref?.();
     const ended = child.then(() => {}, () => {}).finally(() => process.removeListener('exit', stop));
     return { ended, stop };
   }
