@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { ServiceCounterReading } from '../../src/index.js';
+import { ContainerModule, DEFAULT_CONFIG, DryRunExecutor, FEATURES, TOKENS, createLogger, createProxy, type ServiceCounterReading } from '../../src/index.js';
 import { ProxyMetrics } from '../../src/metrics/proxy-metrics.js';
 import { SERVICE_COUNTERS_MAX_AGE_MS } from '../../src/metrics/service-counters.js';
 import type { ServicePort } from '../../src/model/service-port.js';
+import { RecordingBackend } from '../support/recording-backend.js';
 import { resolve } from '../support/resolve-options.js';
 
 function port(service: string, portName: string, protocol: ServicePort['protocol'] = 'TCP'): ServicePort {
@@ -103,5 +104,31 @@ describe('per-Service traffic counters (--service-counters)', () => {
     expect(resolve([]).options.config).toMatchObject({ serviceCounters: false, serviceCountersLimit: 5000 });
     expect(resolve(['--service-counters', '--service-counters-limit', '20']).options.config).toMatchObject({ serviceCounters: true, serviceCountersLimit: 20 });
     expect(() => resolve(['--service-counters-limit', '-1'])).toThrow('--service-counters-limit -1: expected a non-negative integer');
+  });
+});
+
+describe('--service-counters wiring (createProxy)', () => {
+  const runtime = (serviceCounters: boolean) => ({ config: { ...DEFAULT_CONFIG, serviceCounters }, executor: new DryRunExecutor(), logger: createLogger('silent') });
+  const backendModule = (backend: object) => new ContainerModule(({ bind }) => void bind(TOKENS.Backend).toConstantValue(backend));
+
+  it('refuses a backend that keeps no per-Service counters', () => {
+    expect(() => createProxy(runtime(true), backendModule(Object.assign(new RecordingBackend(false, new Set(FEATURES)), { name: 'plain' }))))
+      .toThrow('--service-counters: the plain backend keeps no per-Service counters');
+  });
+
+  it('reads the backend\'s counters on a scrape when on, and never when off', async () => {
+    for (const on of [true, false]) {
+      let reads = 0;
+      const backend = Object.assign(new RecordingBackend(false, new Set(FEATURES)), {
+        readServiceCounters: async () => {
+          reads++;
+          return [{ servicePort: web, packets: 2, bytes: 120 }];
+        },
+      });
+      const proxy = createProxy(runtime(on), backendModule(backend));
+      const text = await proxy.metrics.registry.metrics();
+      expect(reads).toBe(on ? 1 : 0);
+      expect(text.includes('kplane_service_packets_total{namespace="default",service="web",port="http",protocol="TCP"} 2')).toBe(on);
+    }
   });
 });
