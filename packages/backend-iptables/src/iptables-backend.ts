@@ -1,12 +1,13 @@
 import {
   FEATURES, IPTABLES_TABLES, TOKENS, conntrackConnections, ensureForwardAccept, inject, injectable, removeForwardAccept,
-  type Clock, type DataplaneBackend, type Endpoint, type Executor, type Feature, type IPFamily, type Logger, type ProxyConfig, type SyncRequest,
+  type Batch, type Clock, type DataplaneBackend, type Endpoint, type Executor, type Feature, type IPFamily, type Logger, type PacketTrace, type ProxyConfig, type SyncRequest, type TracePacket,
 } from '@kplane/core';
 import { command, FAMILIES, MODES, type IptablesClient, type Mode } from './client/client.js';
 import { parseSave, type KernelAudit } from './client/save-audit.js';
 import { DriftAudit } from './planner/audit.js';
 import { familyDiff } from './planner/diff.js';
 import { detectMode } from './mode.js';
+import { traceIptables } from './trace/trace.js';
 import { readOptions, type IptablesOptions } from './options.js';
 import { FamilyModel } from './planner/family-model.js';
 import { planFull } from './planner/plan-full.js';
@@ -132,6 +133,11 @@ export class IptablesBackend implements DataplaneBackend {
   }
 
   /** Removes kplane's hooks and chains from both variants and both families, found by their names (hooks first); nothing else. */
+  /** `kplane trace` (trace/): the family's tables as iptables-save shows them now, or as the planned restores leave them. */
+  trace(packet: TracePacket, planned?: readonly Batch[]): Promise<PacketTrace> {
+    return traceIptables(this.client, this.mode, packet, planned);
+  }
+
   async cleanup(): Promise<void> {
     for (const mode of MODES) {
       for (const family of FAMILIES) {
