@@ -54,9 +54,6 @@ const NOT_PROMISED: Readonly<Record<string, string>> = {
   kubernetes_build_info: 'kplane_build_info{version,backend} instead',
 };
 
-/** Per-Service traffic (issue 17 item 4, `--service-counters`): in the dashboard, exported only once that lands. */
-const PROMISED_LATER = ['kplane_service_packets_total', 'kplane_service_bytes_total'];
-
 interface Scrape {
   readonly types: ReadonlyMap<string, string>;
   /** Sample label names (le and quantile aside) per metric family. */
@@ -164,14 +161,12 @@ describe('a running agent\'s /metrics', () => {
     for (const name of Object.keys(NOT_PROMISED)) expect(scrape.types.has(name), name).toBe(false);
   });
 
-  it('exports every metric the Grafana dashboard and the PrometheusRule read (per-Service traffic: promised later)', () => {
+  it('exports every metric the Grafana dashboard and the PrometheusRule read', () => {
     expect(QUERIES.length).toBeGreaterThan(15);
-    const missing = QUERIES.flatMap(([where, expr]) => metricNames(expr).filter((name) => !exported(scrape, name) && !PROMISED_LATER.includes(name)).map((name) => `${where}: ${name}`));
+    const missing = QUERIES.flatMap(([where, expr]) => metricNames(expr).filter((name) => !exported(scrape, name)).map((name) => `${where}: ${name}`));
     expect(missing).toEqual([]);
-    for (const name of PROMISED_LATER) {
-      expect(QUERIES.some(([, expr]) => metricNames(expr).includes(name)), `the dashboard shows ${name}`).toBe(true);
-      expect(exported(scrape, name), `${name} is exported now: take it off PROMISED_LATER`).toBe(false);
-    }
+    // Per-Service traffic (--service-counters) is exported whether the flag is on or not (no samples then).
+    for (const name of ['kplane_service_packets_total', 'kplane_service_bytes_total']) expect(QUERIES.some(([, expr]) => metricNames(expr).includes(name)), name).toBe(true);
   });
 
   it('finds the metric names of a query, and so a misspelt one', () => {
