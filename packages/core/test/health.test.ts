@@ -14,7 +14,8 @@ describe('metrics and health', () => {
     expect(names).toEqual([
       'kplane_audit_duration_seconds', 'kplane_backend_sync_errors_total', 'kplane_build_info', 'kplane_draining_endpoints', 'kplane_drift_detected_total',
       'kplane_endpoints_skipped_total', 'kplane_frontend_conflicts',
-      'kplane_partial_sync_failures_total', 'kplane_rejected_objects_total', 'kplane_service_ports_skipped_total',
+      'kplane_partial_sync_failures_total', 'kplane_rejected_objects_total', 'kplane_service_bytes_total', 'kplane_service_counters_overflow_total',
+      'kplane_service_counters_read_errors_total', 'kplane_service_packets_total', 'kplane_service_ports_skipped_total',
       'kubeproxy_network_programming_duration_seconds', 'kubeproxy_proxy_healthz_total', 'kubeproxy_proxy_livez_total',
       'kubeproxy_sync_full_proxy_rules_duration_seconds', 'kubeproxy_sync_partial_proxy_rules_duration_seconds',
       'kubeproxy_sync_proxy_rules_duration_seconds', 'kubeproxy_sync_proxy_rules_endpoint_changes_pending',
