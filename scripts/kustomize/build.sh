@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds kustomize from its Go module (the release below) into the reference-build cache, for the
 # deploy tests on a machine with neither kustomize nor kubectl (packages/core/test/kubernetes/
-# deploy-manifests.test.ts runs it then). A second run only checks that the binary exists. Prints
+# deploy-manifests.test.ts needs one on PATH; npm test never builds it). A second run only checks that the binary exists. Prints
 # the binary's path on its last line. Test tooling only: never part of the product.
 set -euo pipefail
 
