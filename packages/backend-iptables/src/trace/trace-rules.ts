@@ -122,7 +122,8 @@ class RuleTracer {
         case '--set': continue;
         case '--rcheck': matched = false; break; // a first connection: no recent entry yet
         case '--seconds': next(); continue;
-        case '--reap': continue;
+        case '--reap': case '--rsource': continue;
+        case '--mask': next(); continue;
         case '-j': target = next(); while (i < words.length) targetArgs.push(next()!); continue;
         default: return notUnderstood;
       }
@@ -144,11 +145,12 @@ class RuleTracer {
       case 'REJECT': return [{ state: step(state, 'rejects'), end: 'reject', why: reasonOf(state) }];
       case 'MASQUERADE': return [{ state: { ...step(state, 'masquerades'), masquerade: true }, end: 'accept' }];
       case 'MARK': {
-        const [how, value] = args;
-        const bits = Number((value ?? '').split('/')[0]);
-        const mark = how === '--or-mark' ? state.mark | bits : how === '--xor-mark' ? state.mark ^ bits : null;
-        if (mark === null) return [{ state: step(state, 'not understood'), end: 'not-understood', why: `MARK ${args.join(' ')}` }];
-        return [{ state: { ...step(state, `mark ${how === '--or-mark' ? '|' : '^'} ${value}`), mark }, end: 'next' }];
+        // iptables-save prints --or-mark V as --set-xmark V/V: mark = (mark & ~mask) ^ value.
+        const [how, text = ''] = args;
+        const [value, mask] = text.split('/').map(Number) as [number, number | undefined];
+        const xmark = how === '--or-mark' ? [value, value] : how === '--xor-mark' ? [value, 0] : how === '--set-xmark' ? [value, mask ?? 0xffffffff] : null;
+        if (!xmark || Number.isNaN(value)) return [{ state: step(state, 'not understood'), end: 'not-understood', why: `MARK ${args.join(' ')}` }];
+        return [{ state: { ...step(state, `mark ${how} ${text}`), mark: ((state.mark & ~xmark[1]!) ^ xmark[0]!) >>> 0 }, end: 'next' }];
       }
       case 'DNAT': {
         const to = /^\[?([^\]]+?)\]?:(\d+)$/.exec(args[1] ?? '');
