@@ -46,3 +46,14 @@ describe('iptables trace over the planned restores', () => {
     expect(await summary(packet('192.168.50.9', '192.168.50.1', 30080, 'TCP', 'external'))).toMatchObject([{ verdict: 'dnat', endpoint: '10.244.0.1:8080', masquerade: false }]);
   });
 });
+
+describe('iptables trace over the live tables', () => {
+  it('reads iptables-save\'s spelling (MARK --set-xmark V/V, recent --mask --rsource)', async () => {
+    const restore = plannedBatches().find((batch) => batch.tool.startsWith('iptables-'))!.input;
+    const saved = restore.replace(/--or-mark (0x[0-9a-f]+)/g, '--set-xmark $1/$1').replace(/--set -j DNAT/g, '--set --mask 255.255.255.255 --rsource -j DNAT');
+    const client = { save: async () => saved } as unknown as IptablesClient;
+    const trace = await traceIptables(client, 'nft', packet('192.168.50.2', '10.96.1.2', 53, 'UDP', 'external'));
+    expect(trace.input).toBe('kernel');
+    expect(trace.outcomes.map(({ verdict, endpoint, masquerade }) => [verdict, endpoint, masquerade])).toEqual([['dnat', '10.244.0.3:5353', true], ['dnat', '10.244.0.4:5353', true]]);
+  });
+});
