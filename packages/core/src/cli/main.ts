@@ -171,11 +171,11 @@ async function explain(name: ServiceName, output: string, command: Command): Pro
 
 /** `kplane trace`: the live kernel's rules, or with --source given, the batches `plan` would send. */
 async function trace(src: string, dst: string, command: Command): Promise<void> {
-  const fromPlan = command.getOptionValueSource('source') === 'cli';
-  const executor = fromPlan ? new DryRunExecutor() : new ExecaExecutor();
-  const { options, proxy: { engine, backend }, source } = await prepare(command, () => executor);
-  const packet = tracePacket(src, dst, command.opts<{ from: string }>().from, options.config.nodeIPs);
-  if (fromPlan && executor instanceof DryRunExecutor) {
+  const from = command.opts<{ from: string }>().from;
+  if (command.getOptionValueSource('source') === 'cli') {
+    const executor = new DryRunExecutor();
+    const { options, proxy: { engine, backend }, source } = await prepare(command, () => executor);
+    const packet = tracePacket(src, dst, from, options.config.nodeIPs);
     await backend.init();
     await source.start(engine.handle);
     await source.stop();
@@ -183,7 +183,12 @@ async function trace(src: string, dst: string, command: Command): Promise<void> 
     process.stdout.write(renderTrace(await traceWith(backend, packet, executor.batches)));
     return;
   }
-  process.stdout.write(renderTrace(await traceWith(backend, packet)));
+  // The live kernel: no source is needed (nor a kubeconfig), only the backend and its client.
+  const logger = createLogger();
+  const options = resolveProxyOptions(command, logger);
+  logger.level = options.logLevel;
+  const { backend } = createProxy({ config: options.config, executor: new ExecaExecutor({ timeoutMs: options.config.toolTimeoutMs }), logger }, await loadModule(options));
+  process.stdout.write(renderTrace(await traceWith(backend, tracePacket(src, dst, from, options.config.nodeIPs))));
 }
 
 /** Removes what kplane wrote, or with `dryRun` reads the kernel and prints the removals it would send. */
