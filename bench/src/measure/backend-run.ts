@@ -9,6 +9,7 @@ import type { BackendRun, ChangeSample, FileSourceRun, SyncSample } from '../rep
 import { BenchSandbox, type ProbeOutcome } from '../sandbox/bench-sandbox.js';
 import { AFTER_PODS, BEFORE_PODS, SERVICE_PORT, Workload } from '../workload.js';
 import { measureFileSource } from './file-source.js';
+import { measureDatapath } from './datapath.js';
 
 export interface RunContext {
   readonly resources: Resources;
@@ -71,17 +72,7 @@ export async function measureBackend(backend: BenchBackend, services: number, wi
     const memory = await agent.request('memory', {});
     run.memory = { ...run.memory, afterChangesRssBytes: memory.rssBytes, maxRssBytes: memory.maxRssBytes };
 
-    progress.status(`${name}: connect latency to the first and last service`);
-    const targets = [workload.first, workload.last].map((index) => ({ host: vip(index), port: SERVICE_PORT }));
-    const { samples } = await prober.request('connects', { targets, count: settings.connects });
-    run.connect = { first: samples[0]!, last: samples[1]! };
-    progress.status(`${name}: iperf3 to the first and last service`);
-    const bandwidth = { first: [] as number[], last: [] as number[] };
-    for (let round = 0; round < settings.iperfRounds; round++) {
-      bandwidth.first.push(await sandbox.bandwidth(vip(workload.first), 1));
-      bandwidth.last.push(await sandbox.bandwidth(vip(workload.last), 1));
-    }
-    run.bandwidth = bandwidth;
+    Object.assign(run, await measureDatapath(sandbox, workload, settings, progress, name));
     await agent.stop();
 
     if (withFileSource) {

@@ -8,6 +8,7 @@ import { BenchSandbox, type ProbeOutcome } from '../sandbox/bench-sandbox.js';
 import { AFTER_PODS, BEFORE_PODS, SERVICE_PORT, Workload } from '../workload.js';
 import type { ApiServerRequests } from './api-server-protocol.js';
 import { KubeProxyProcess, type KubeProxyMode } from './kube-proxy.js';
+import { measureDatapath } from '../measure/datapath.js';
 
 const API_SERVER_SCRIPT = fileURLToPath(new URL('./api-server.ts', import.meta.url));
 const FULL_SYNC_TIMEOUT_MS = 15 * 60_000;
@@ -119,17 +120,7 @@ export async function measurePeer(mode: KubeProxyMode, services: number, context
     const memory = proxy.memory();
     run.memory = { idleRssBytes: idle.rssBytes, afterChangesRssBytes: memory.rssBytes, maxRssBytes: memory.maxRssBytes };
 
-    progress.status(`${name}: connect latency to the first and last service`);
-    const targets = [workload.first, workload.last].map((index) => ({ host: vip(index), port: SERVICE_PORT }));
-    const { samples } = await sandbox.prober.request('connects', { targets, count: settings.connects });
-    run.connect = { first: samples[0]!, last: samples[1]! };
-    progress.status(`${name}: iperf3 to the first and last service`);
-    const bandwidth = { first: [] as number[], last: [] as number[] };
-    for (let round = 0; round < settings.iperfRounds; round++) {
-      bandwidth.first.push(await sandbox.bandwidth(vip(workload.first), 1));
-      bandwidth.last.push(await sandbox.bandwidth(vip(workload.last), 1));
-    }
-    run.bandwidth = bandwidth;
+    Object.assign(run, await measureDatapath(sandbox, workload, settings, progress, name));
     run.requests = (await api.request('requests', {})).counts;
   } catch (error) {
     run.error = (error instanceof Error ? error.message : String(error)).slice(0, 2000);
